@@ -1,0 +1,135 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { requestId, type RequestIdVariables } from 'hono/request-id';
+import { createTokenVerifier } from './auth/verifier.js';
+import type { Caller } from './auth/caller.js';
+import { bearerChallenge, hasAuthorizationServer, protectedResourceMetadata } from './auth/challenge.js';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { authenticate } from './http/authenticate.js';
+import { checkOrigin } from './http/origin.js';
+import { jsonRpcError } from './http/json-rpc-error.js';
+import { readMcpMessage } from './http/read-mcp-message.js';
+import { stepUpForAdminInvite } from './http/step-up.js';
+import { createMcpHandler } from './mcp/mcp-handler.js';
+import { createPortkeyClient } from './portkey/client.js';
+import { createTenantResolver, keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
+
+export type AppEnv = { Variables: RequestIdVariables & { caller?: Caller; tenant?: string } };
+
+export interface AppDeps {
+  /** The fetch used for Portkey calls. */
+  fetch?: typeof fetch;
+  logger?: Logger;
+  /** Overrides the tenant lookup built from config (e.g. Workers KV). */
+  resolveTenant?: TenantResolver;
+}
+
+export interface InviteServer {
+  app: Hono<AppEnv>;
+  fetch: (request: Request, ...rest: unknown[]) => Response | Promise<Response>;
+  /** Fetches remote keys ahead of the first request; never throws. */
+  warmUp(): Promise<void>;
+}
+
+/** Headers a browser-based MCP client needs (MCP transports §"Streamable HTTP", RFC 6750, RFC 9728). */
+const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Mcp-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID'];
+const CORS_EXPOSE_HEADERS = ['WWW-Authenticate', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'X-Request-Id'];
+
+/** Builds the whole server once; nothing in here reads the environment or touches a runtime API. */
+export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
+  const logger = deps.logger ?? createLogger();
+  const verify = createTokenVerifier(config.auth);
+  const resolveTenant = deps.resolveTenant ?? createTenantResolver(config.tenants, config.auth.tenantClaim);
+  const handleMcp = createMcpHandler({
+    resolveTenant,
+    keyLabel: (tenant) => keyLabel(config.tenants, tenant),
+    portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, fetch: deps.fetch }),
+    adminScope: config.auth.adminScope,
+    logger,
+  });
+  const scopesSupported = [...new Set([...config.auth.requiredScopes, ...(config.auth.adminScope ? [config.auth.adminScope] : [])])];
+  const metadata = protectedResourceMetadata(config, scopesSupported);
+
+  const app = new Hono<AppEnv>();
+  app.use(requestId());
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    logger.info('http.request', {
+      request_id: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      tenant: c.get('tenant') ?? null,
+    });
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  // RFC 9728 §3: protected resource metadata, at the path-suffixed and the root well-known URL.
+  const prm = cors({ origin: '*', allowMethods: ['GET'] });
+  for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
+    app.use(path, prm);
+    app.get(path, (c) =>
+      hasAuthorizationServer(config)
+        ? c.json(metadata)
+        : c.json({ error: 'not_found', error_description: 'No authorization server is configured: tokens are issued by the platform that shares AUTH_JWT_SECRET.' }, 404),
+    );
+  }
+
+  // MCP transports §"Security Warning": validate Origin on every request to prevent DNS rebinding.
+  app.use('/mcp', checkOrigin(config.allowedOrigins));
+  app.use(
+    '/mcp',
+    cors({
+      origin: (origin) => (config.allowedOrigins.includes('*') || config.allowedOrigins.includes(origin) ? origin : null),
+      allowMethods: ['POST', 'GET', 'DELETE', 'OPTIONS'],
+      allowHeaders: CORS_ALLOW_HEADERS,
+      exposeHeaders: CORS_EXPOSE_HEADERS,
+      maxAge: 600,
+    }),
+  );
+
+  app.post(
+    '/mcp',
+    authenticate({ config, verify, logger }),
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: (c) =>
+        jsonRpcError(c, 413, -32600, `Request body too large: the limit is ${config.maxBodyBytes} bytes.`, { closeConnection: true }),
+    }),
+    async (c) => {
+      const caller = c.get('caller')!;
+      const message = await readMcpMessage(c);
+      if (message instanceof Response) return message;
+      const stepUp = await stepUpForAdminInvite({ config, caller, message: message.body, resolveTenant, logger, requestId: c.get('requestId') });
+      if (stepUp) {
+        c.header('WWW-Authenticate', bearerChallenge(config, { error: 'insufficient_scope', scopes: stepUp.scopes, description: stepUp.description }));
+        return c.json({ error: 'insufficient_scope', error_description: stepUp.description }, 403);
+      }
+      return handleMcp({ request: message.request, parsedBody: message.body, caller, requestId: c.get('requestId') });
+    },
+  );
+
+  // Stateless server: no SSE stream to GET and no session to DELETE (MCP transports §2.2, §2.5).
+  app.all('/mcp', (c) => {
+    c.header('Allow', 'POST');
+    return jsonRpcError(c, 405, -32000, `Method ${c.req.method} is not allowed on /mcp: this stateless server only accepts POST.`);
+  });
+
+  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}. The MCP endpoint is POST /mcp.` }, 404));
+  app.onError((err, c) => {
+    if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
+    logger.error('http.unhandled_error', { request_id: c.get('requestId'), error: err.name });
+    return jsonRpcError(c, 500, -32603, `Internal server error (request id ${c.get('requestId')}).`);
+  });
+
+  return {
+    app,
+    fetch: (request, ...rest) => app.fetch(request, ...(rest as [])),
+    warmUp: () => verify.warmUp(),
+  };
+}

@@ -1,0 +1,148 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  importJWK,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWK,
+  type JWTVerifyGetKey,
+  type JWSHeaderParameters,
+  type FlattenedJWSInput,
+} from 'jose';
+import type { AuthConfig } from '../config.js';
+import { callerFromClaims, type Caller } from './caller.js';
+
+/** Why a token was refused; `description` is safe to put in a WWW-Authenticate header. */
+export class InvalidTokenError extends Error {
+  constructor(readonly code: string, readonly description: string) {
+    super(description);
+  }
+}
+
+export type TokenVerifier = ((token: string) => Promise<Caller>) & {
+  /** Fetches the issuer's JWKS ahead of the first request (JWKS source only); never throws. */
+  warmUp(): Promise<void>;
+};
+
+/**
+ * Builds the verifier once at start-up: key material is imported (or the remote key set
+ * created) here, never per request.
+ */
+export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
+  const key = keyResolver(auth);
+  const options = {
+    algorithms: auth.algorithms,
+    issuer: auth.issuer,
+    // RFC 8707 / MCP authorization §2.5.1: the token must have been issued for this resource.
+    audience: auth.audience,
+    // jose checks `exp` only when present; a token without one would never expire.
+    requiredClaims: ['exp'],
+    clockTolerance: auth.clockToleranceSec,
+  };
+  const verify = async (token: string): Promise<Caller> => {
+    try {
+      const { payload } =
+        key.kind === 'secret' ? await jwtVerify(token, key.secret, options) : await jwtVerify(token, key.get, options);
+      return callerFromClaims(payload, auth.tenantClaim);
+    } catch (err) {
+      throw describe(err);
+    }
+  };
+  return Object.assign(verify, { warmUp: key.kind === 'getter' ? key.warmUp : async () => {} });
+}
+
+type Resolver =
+  | { kind: 'secret'; secret: Uint8Array }
+  | { kind: 'getter'; get: JWTVerifyGetKey; warmUp: () => Promise<void> };
+
+function keyResolver(auth: AuthConfig): Resolver {
+  const source = auth.keySource;
+  if (source.kind === 'secret') return { kind: 'secret', secret: source.secret };
+  if (source.kind === 'public-key') {
+    // A PEM or JWK is imported for a given algorithm; import once per algorithm and keep it.
+    const imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
+    const text = source.key.trim();
+    const importFor = (alg: string) => {
+      let key = imported.get(alg);
+      if (!key) {
+        key = text.startsWith('{') ? (importJWK(JSON.parse(text) as JWK, alg) as Promise<CryptoKey>) : importSPKI(text, alg);
+        key.catch(() => imported.delete(alg));
+        imported.set(alg, key);
+      }
+      return key;
+    };
+    return { kind: 'getter', get: (header) => importFor(header.alg ?? ''), warmUp: async () => {} };
+  }
+  return jwksResolver(source.url, source.cooldownMs);
+}
+
+/**
+ * The issuer's JWKS through one jose remote key set: fetched on first use, refetched on an
+ * unknown `kid` at most once per cooldown. When the JWKS host is down, keys already fetched keep
+ * verifying: jose would otherwise refuse every token once its cache ages out.
+ */
+function jwksResolver(url: URL, cooldownMs: number): Resolver {
+  const remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5000 });
+  let lastFailure = -Infinity;
+  const fromCache = (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+    const cached = remote.jwks();
+    if (!cached) return undefined;
+    return createLocalJWKSet(cached)(header, token);
+  };
+  const get: JWTVerifyGetKey = async (header, token) => {
+    if (Date.now() - lastFailure < cooldownMs) {
+      const key = await fromCache(header, token);
+      if (key) return key;
+    }
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+      lastFailure = Date.now();
+      const key = await fromCache(header, token);
+      if (key) return key;
+      throw err;
+    }
+  };
+  const warmUp = async () => {
+    try {
+      await remote.reload();
+    } catch {
+      lastFailure = Date.now();
+    }
+  };
+  return { kind: 'getter', get, warmUp };
+}
+
+/** Maps jose's stable error codes to short, header-safe descriptions (RFC 6750 §3). */
+function describe(err: unknown): InvalidTokenError {
+  if (err instanceof errors.JWTExpired) return new InvalidTokenError(err.code, 'The token has expired');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const claim = err.claim;
+    const why =
+      claim === 'aud'
+        ? 'The token audience does not include this resource'
+        : claim === 'iss'
+          ? 'The token issuer is not the expected issuer'
+          : claim === 'nbf'
+            ? 'The token is not yet valid'
+            : claim === 'exp'
+              ? 'The token has no exp claim'
+              : claim === 'iat'
+                ? 'The token iat claim is invalid'
+                : `The token ${claim} claim is invalid`;
+    return new InvalidTokenError(err.code, why);
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return new InvalidTokenError(err.code, 'The token signing algorithm is not allowed');
+  if (err instanceof errors.JWSSignatureVerificationFailed) return new InvalidTokenError(err.code, 'The token signature is invalid');
+  if (err instanceof errors.JWKSNoMatchingKey) return new InvalidTokenError(err.code, 'No issuer key matches the token kid');
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid || err instanceof errors.JOSENotSupported) {
+    return new InvalidTokenError((err as errors.JOSEError).code, 'The token is malformed or uses an unsupported algorithm');
+  }
+  if (err instanceof errors.JWKSTimeout) return new InvalidTokenError(err.code, 'The issuer keys could not be fetched in time');
+  if (err instanceof errors.JOSEError) return new InvalidTokenError(err.code, 'The token could not be verified');
+  // Key import failures (a key that does not fit the alg), JWKS fetch failures.
+  return new InvalidTokenError('ERR_TOKEN_UNVERIFIABLE', 'The token could not be verified with the configured keys');
+}

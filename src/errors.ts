@@ -1,0 +1,84 @@
+/**
+ * The error model. Tool handlers throw these; exactly one wrapper (tools/tool-result.ts) turns
+ * them into `isError` results, and the HTTP layer turns auth failures into 401/403. Every message
+ * is written for the caller: it says what went wrong and what to do, and never carries a secret.
+ */
+
+/** A wrong setting found at start-up. The message names the variable and the fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** An error a tool call can end in. `code` is stable (logs and audit lines branch on it). */
+export abstract class ToolError extends Error {
+  abstract readonly code: string;
+  /** Upstream HTTP status, when Portkey answered. */
+  readonly upstreamStatus?: number;
+}
+
+/** The arguments are well-formed but cannot be used. */
+export class UserInputError extends ToolError {
+  readonly code = 'invalid_input';
+}
+
+/** The caller's token names no configured tenant. */
+export class TenantError extends ToolError {
+  readonly code = 'tenant_not_configured';
+}
+
+/** The tenant's policy forbids what was asked. */
+export class PolicyError extends ToolError {
+  readonly code = 'refused_by_policy';
+  constructor(readonly violations: string[]) {
+    super(`Refused by this tenant's policy, nothing was sent to Portkey:\n- ${violations.join('\n- ')}`);
+  }
+}
+
+/** The caller lacks a scope this particular grant needs (the HTTP layer turns it into a 403 step-up when it can). */
+export class ScopeError extends ToolError {
+  readonly code = 'step_up_required';
+  constructor(readonly scope: string, message: string) {
+    super(message);
+  }
+}
+
+/** The server is missing a setting this call needs (e.g. no Portkey key). */
+export class ServerConfigurationError extends ToolError {
+  readonly code = 'not_configured';
+}
+
+/** Portkey answered with an error status. */
+export class PortkeyRefusedError extends ToolError {
+  readonly code: string;
+  override readonly upstreamStatus: number;
+  constructor(status: number, errorCode: string | undefined, message: string) {
+    super(message);
+    this.upstreamStatus = status;
+    this.code = errorCode ? `portkey_${errorCode}` : `portkey_http_${status}`;
+  }
+}
+
+/** Portkey answered 200 with something that is not the documented shape. */
+export class PortkeyBadResponseError extends ToolError {
+  readonly code = 'portkey_bad_response';
+  override readonly upstreamStatus: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.upstreamStatus = status;
+  }
+}
+
+/** Portkey could not be reached; the request was never delivered. */
+export class PortkeyUnreachableError extends ToolError {
+  readonly code = 'portkey_unreachable';
+}
+
+/**
+ * The request may have reached Portkey but no answer came back (timeout after sending, or the
+ * connection dropped). The invite may or may not exist, so the caller must check, not retry.
+ */
+export class AmbiguousOutcomeError extends ToolError {
+  constructor(readonly code: 'timeout' | 'connection_lost', message: string) {
+    super(message);
+  }
+}

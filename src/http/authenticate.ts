@@ -1,0 +1,59 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../app.js';
+import { bearerChallenge } from '../auth/challenge.js';
+import { InvalidTokenError, type TokenVerifier } from '../auth/verifier.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Bearer authentication (RFC 6750) as an OAuth 2.1 resource server (MCP authorization §2.6).
+ * The token is only verified here; it is never forwarded anywhere (MCP "token passthrough" is
+ * forbidden), and never logged.
+ */
+export function authenticate({ config, verify, logger }: { config: Config; verify: TokenVerifier; logger: Logger }): MiddlewareHandler<AppEnv> {
+  const required = config.auth.requiredScopes;
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    const match = header ? /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header) : null;
+    if (!match) {
+      // RFC 6750 §3.1: no credentials at all gets a bare challenge, without an error code.
+      const malformed = header !== undefined;
+      c.header('Connection', 'close');
+      c.header(
+        'WWW-Authenticate',
+        bearerChallenge(config, {
+          scopes: required,
+          ...(malformed ? { error: 'invalid_request', description: 'The Authorization header must be "Bearer <token>"' } : {}),
+        }),
+      );
+      return c.json(
+        {
+          error: malformed ? 'invalid_request' : 'unauthorized',
+          error_description: malformed ? 'The Authorization header must be "Bearer <token>".' : 'This server needs a bearer token: send "Authorization: Bearer <JWT>".',
+        },
+        401,
+      );
+    }
+    let caller;
+    try {
+      caller = await verify(match[1]!);
+    } catch (err) {
+      const e = err instanceof InvalidTokenError ? err : new InvalidTokenError('ERR_UNKNOWN', 'The token could not be verified');
+      logger.info('auth.rejected', { request_id: c.get('requestId'), reason: e.code });
+      c.header('Connection', 'close');
+      c.header('WWW-Authenticate', bearerChallenge(config, { error: 'invalid_token', description: e.description, scopes: required }));
+      return c.json({ error: 'invalid_token', error_description: `${e.description}.` }, 401);
+    }
+    c.set('caller', caller);
+    if (caller.tenantId) c.set('tenant', caller.tenantId);
+    const missing = required.filter((s) => !caller.scopes.has(s));
+    if (missing.length) {
+      // RFC 6750 §3.1 / MCP authorization "scope challenge": name every scope the operation needs.
+      const description = `The token lacks the required scope(s): ${missing.join(' ')}`;
+      c.header('Connection', 'close');
+      c.header('WWW-Authenticate', bearerChallenge(config, { error: 'insufficient_scope', description, scopes: required }));
+      return c.json({ error: 'insufficient_scope', error_description: `${description}.` }, 403);
+    }
+    await next();
+  };
+}

@@ -1,0 +1,106 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
+import type { Caller } from '../auth/caller.js';
+import type { Logger } from '../log.js';
+import type { PortkeyClient } from '../portkey/client.js';
+import type { TenantResolver } from '../tenants/resolve-tenant.js';
+import type { Tenant } from '../tenants/tenant-table.js';
+import { INVITE_USER, inviteUser, inviteUserDefinition, type InviteAudit } from '../tools/invite-user.js';
+import type { InviteUserArgs } from '../tools/invite-user-schema.js';
+import { outcomeOf, toolErrorResult } from '../tools/tool-result.js';
+
+export const SERVER_INFO = { name: 'portkey-invite-mcp', version: '0.1.0' };
+
+export interface McpHandlerDeps {
+  resolveTenant: TenantResolver;
+  keyLabel: (tenant: Tenant) => string;
+  portkey: PortkeyClient;
+  adminScope: string | undefined;
+  logger: Logger;
+}
+
+export interface McpCall {
+  request: Request;
+  parsedBody: unknown;
+  caller: Caller;
+  requestId: string;
+}
+
+/**
+ * Serves one MCP POST. Stateless Streamable HTTP: every request gets a fresh McpServer and
+ * transport, because a transport reused across requests would mix up JSON-RPC ids between
+ * clients. What does not depend on the request (tool definition, schemas, the JSON Schema
+ * validator) is built once, here, outside the per-request function.
+ */
+export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promise<Response> {
+  // @cfworker/json-schema interprets schemas; Ajv (the SDK default) compiles code, which workerd forbids.
+  const jsonSchemaValidator = new CfWorkerJsonSchemaValidator();
+
+  return async ({ request, parsedBody, caller, requestId }) => {
+    const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
+    server.registerTool(INVITE_USER, inviteUserDefinition, (args) => runInviteUser(args, caller, requestId, deps));
+
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    await server.connect(transport);
+    try {
+      return await transport.handleRequest(request, { parsedBody });
+    } finally {
+      void server.close();
+    }
+  };
+}
+
+async function runInviteUser(args: InviteUserArgs, caller: Caller, requestId: string, deps: McpHandlerDeps) {
+  const started = Date.now();
+  const audit: InviteAudit = {};
+  let outcome = 'invited';
+  try {
+    return await inviteUser(args, { ...deps, caller, audit });
+  } catch (err) {
+    outcome = outcomeOf(err);
+    if (outcome === 'internal_error') {
+      deps.logger.error('invite_user.unexpected_error', { request_id: requestId, error: err instanceof Error ? err.name : typeof err });
+    }
+    if (err instanceof Error && 'upstreamStatus' in err && typeof err.upstreamStatus === 'number') audit.upstreamStatus = err.upstreamStatus;
+    return toolErrorResult(err, requestId);
+  } finally {
+    writeAuditLine(deps.logger, {
+      requestId,
+      caller,
+      args,
+      tenant: audit.tenant ?? caller.tenantId,
+      outcome,
+      audit,
+      durationMs: Date.now() - started,
+    });
+  }
+}
+
+export interface AuditEntry {
+  requestId: string;
+  caller: Caller;
+  args: Pick<InviteUserArgs, 'email' | 'role' | 'workspaces' | 'workspace_api_key_details'>;
+  tenant: string | undefined;
+  outcome: string;
+  audit?: InviteAudit;
+  durationMs?: number;
+}
+
+/** One audit line per invite_user call, refused ones included. Never a token or key. */
+export function writeAuditLine(logger: Logger, e: AuditEntry): void {
+  logger.info('audit.invite_user', {
+    request_id: e.requestId,
+    tenant: e.tenant ?? null,
+    sub: e.caller.subject ?? null,
+    invitee: e.args.email,
+    org_role: e.args.role,
+    workspaces: e.args.workspaces.map((w) => `${w.id}:${w.role}`),
+    api_key_scopes: e.args.workspace_api_key_details?.scopes ?? null,
+    outcome: e.outcome,
+    invite_id: e.audit?.inviteId ?? null,
+    upstream_status: e.audit?.upstreamStatus ?? null,
+    upstream_latency_ms: e.audit?.upstreamLatencyMs ?? null,
+    duration_ms: e.durationMs ?? null,
+  });
+}

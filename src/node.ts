@@ -1,0 +1,137 @@
+/**
+ * Node entry: reads the environment (and .env) once, builds the app, serves it with
+ * @hono/node-server, and shuts down gracefully. Everything else lives in the runtime-neutral core.
+ */
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { createApp, type AppDeps } from './app.js';
+import { mintToken } from './auth/mint.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  server: ServerType;
+  /** Stops accepting, lets in-flight requests finish (up to the deadline), then closes. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+export async function startNodeServer(config: Config, deps: AppDeps = {}): Promise<RunningServer> {
+  if (config.localMode && !LOOPBACK.test(config.host)) {
+    throw new ConfigError(
+      `Refusing to listen on ${config.host} in local mode: no AUTH_JWT_SECRET, AUTH_PUBLIC_KEY or AUTH_JWKS_URL is set, ` +
+        'so tokens are signed with a throw-away secret meant for this machine only. Configure one of them, or use HOST=127.0.0.1.',
+    );
+  }
+  const { fetch, warmUp } = createApp(config, deps);
+  void warmUp();
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  // Bound how long a slow client may hold a socket (slow-loris) without cutting off real calls.
+  const http = server as import('node:http').Server;
+  http.headersTimeout = 15_000;
+  http.requestTimeout = 30_000;
+  http.keepAliveTimeout = 5_000;
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    url: `http://${hostForUrl}:${port}`,
+    port,
+    server,
+    close: (deadlineMs = SHUTDOWN_DEADLINE_MS) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => http.closeAllConnections(), deadlineMs);
+        timer.unref();
+        http.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        http.closeIdleConnections();
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env'); // never overrides a variable already set
+  const logger = createLogger();
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`Configuration error: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  let running: RunningServer;
+  try {
+    running = await startNodeServer(config, { logger });
+  } catch (err) {
+    console.error(`Cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+  logger.info('server.started', { url: running.url, resource: config.resource, local_mode: config.localMode, tenants: config.tenants.mode });
+  if (config.localMode) await printLocalBanner(config, running, logger);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('server.stopping', { signal });
+    void running.close().then(() => {
+      logger.info('server.stopped', {});
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function printLocalBanner(config: Config, running: RunningServer, logger: Logger): Promise<void> {
+  if (config.auth.keySource.kind !== 'secret') return;
+  const claims: Record<string, unknown> = {};
+  if (config.tenants.mode === 'multi') claims[config.auth.tenantClaim] = [...config.tenants.tenants.keys()][0];
+  const token = await mintToken({
+    secret: config.auth.keySource.secret,
+    audience: config.auth.audience,
+    issuer: config.auth.issuer,
+    subject: 'local-user',
+    scopes: [...new Set([...config.auth.requiredScopes, ...(config.auth.adminScope ? [config.auth.adminScope] : [])])],
+    claims,
+    ttlSeconds: 3600,
+  });
+  const mcpUrl = `${running.url}/mcp`;
+  const missingKey = config.tenants.mode === 'single' && !config.tenants.tenant.apiKey;
+  process.stdout.write(
+    [
+      '',
+      `portkey-invite-mcp is running in LOCAL MODE at ${mcpUrl}`,
+      '(no AUTH_JWT_SECRET / AUTH_PUBLIC_KEY / AUTH_JWKS_URL set: tokens are signed with a secret made for this run)',
+      '',
+      'Bearer token (valid 1 hour):',
+      token,
+      '',
+      'List the tools:',
+      `curl -s ${mcpUrl} -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'`,
+      '',
+      missingKey
+        ? 'PORTKEY_API_KEY is not set: invite_user will answer with an error until you set it (environment or .env).'
+        : 'Portkey key: configured.',
+      '',
+    ].join('\n'),
+  );
+  logger.info('server.local_mode', { token_ttl_s: 3600 });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main();
+}

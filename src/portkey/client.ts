@@ -1,0 +1,223 @@
+import {
+  AmbiguousOutcomeError,
+  PortkeyBadResponseError,
+  PortkeyRefusedError,
+  PortkeyUnreachableError,
+} from '../errors.js';
+import { readPortkeyError, type PortkeyErrorBody } from './error-body.js';
+
+/** Portkey's CreateInvite body (see shared/portkey/CONTRACT.md), plus the extra fields it accepts. */
+export interface CreateInvite {
+  email: string;
+  role: 'admin' | 'member';
+  first_name?: string;
+  last_name?: string;
+  workspaces: { id: string; role: 'admin' | 'member' | 'manager' }[];
+  workspace_api_key_details?: {
+    name?: string;
+    expiry?: string;
+    metadata?: Record<string, string>;
+    scopes: string[];
+  };
+}
+
+export interface InviteCreated {
+  id: string;
+  invite_link: string;
+}
+
+/** Where to send a call, and how to name the key in a message without showing it. */
+export interface PortkeyTarget {
+  baseUrl: string;
+  apiKey: string;
+  /** e.g. `tenant "acme"`: used in messages in place of the key. */
+  label: string;
+}
+
+export interface PortkeyCallResult<T> {
+  value: T;
+  status: number;
+  latencyMs: number;
+}
+
+export interface PortkeyClient {
+  createInvite(target: PortkeyTarget, body: CreateInvite): Promise<PortkeyCallResult<InviteCreated>>;
+}
+
+export interface PortkeyClientOptions {
+  timeoutMs: number;
+  /** Injected so tests and runtimes can supply their own; the global fetch keeps connections alive. */
+  fetch?: typeof fetch;
+}
+
+/** Error codes that mean the request never left this machine, so nothing was created. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClient {
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const { timeoutMs } = options;
+
+  return {
+    async createInvite(target, body) {
+      const url = `${target.baseUrl.replace(/\/+$/, '')}/admin/users/invites`;
+      const started = Date.now();
+      // One deadline for the whole exchange, headers and body alike.
+      const signal = AbortSignal.timeout(timeoutMs);
+      const checkHint = `List pending invites for ${body.email} (GET /admin/users/invites?email=...&status=pending, or Portkey's Members page) before trying again.`;
+      let response: Response;
+      try {
+        // Never retried: an invite is not idempotent, so a second POST could invite twice.
+        response = await doFetch(url, {
+          method: 'POST',
+          headers: {
+            'x-portkey-api-key': target.apiKey,
+            'content-type': 'application/json',
+            accept: 'application/json',
+          },
+          body: JSON.stringify(body),
+          signal,
+        });
+      } catch (err) {
+        throw transportError(err, url, timeoutMs, checkHint);
+      }
+
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (err) {
+        throw transportError(err, url, timeoutMs, checkHint, true);
+      }
+      const latencyMs = Date.now() - started;
+      const status = response.status;
+
+      if (status < 200 || status > 299) {
+        throw refused(status, readPortkeyError(text), response.headers, target.label, body.email);
+      }
+
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new PortkeyBadResponseError(
+          status,
+          `Portkey answered HTTP ${status} but the body is not JSON (${describeBody(text, response)}), so it is unknown whether the invite was created. ${checkHint}`,
+        );
+      }
+      const created = parsed as Partial<InviteCreated> | null;
+      if (!created || typeof created.id !== 'string' || !created.id || typeof created.invite_link !== 'string' || !created.invite_link) {
+        const missing = ['id', 'invite_link'].filter((k) => typeof (created as Record<string, unknown> | null)?.[k] !== 'string');
+        throw new PortkeyBadResponseError(
+          status,
+          `Portkey answered HTTP ${status} without the documented ${missing.join(' and ') || 'fields'} (expected {"id", "invite_link"}), so the result cannot be confirmed. ${checkHint}`,
+        );
+      }
+      return { value: { id: created.id, invite_link: created.invite_link }, status, latencyMs };
+    },
+  };
+}
+
+function transportError(err: unknown, url: string, timeoutMs: number, checkHint: string, afterHeaders = false): Error {
+  const host = safeHost(url);
+  if (isTimeout(err)) {
+    return new AmbiguousOutcomeError(
+      'timeout',
+      `Portkey (${host}) did not answer within ${timeoutMs} ms. The invite may or may not have been created. ${checkHint}`,
+    );
+  }
+  const code = errorCode(err);
+  if (!afterHeaders && code && NOT_SENT_CODES.has(code)) {
+    return new PortkeyUnreachableError(
+      `Portkey is unreachable at ${host} (${code}); the request was not delivered, so no invite was created. ` +
+        'Try again later, or ask the operator to check PORTKEY_BASE_URL / the tenant baseUrl.',
+    );
+  }
+  return new AmbiguousOutcomeError(
+    'connection_lost',
+    `The connection to Portkey (${host}) was lost before its answer arrived${code ? ` (${code})` : ''}. ` +
+      `The invite may or may not have been created. ${checkHint}`,
+  );
+}
+
+function refused(status: number, error: PortkeyErrorBody, headers: Headers, label: string, email: string): PortkeyRefusedError {
+  const said = error.message ? `: ${error.message}` : '';
+  const tag = `HTTP ${status}${error.errorCode ? `, ${error.errorCode}` : ''}`;
+  const what = `Portkey refused the invite (${tag})${said}.`;
+  let advice: string;
+  switch (status) {
+    case 400:
+    case 422:
+      advice = 'Correct the arguments named above and call invite_user again.';
+      break;
+    case 401:
+      advice = `Portkey did not accept the admin API key configured for ${label}: it is wrong, revoked or expired. The server operator must replace it; retrying will not help.`;
+      break;
+    case 403:
+      advice = `The admin API key configured for ${label} lacks the rights to invite users (it must be an organisation admin key allowed to create users), or a workspace is not in the organisation. Check the workspace ids; otherwise the server operator must fix the key.`;
+      break;
+    case 404:
+      advice = 'Something named in the request does not exist: check the workspace ids or slugs.';
+      break;
+    case 409:
+      advice = `${email} is most likely already invited or already a member; nothing new was created. List the organisation's invites and members for this email instead of inviting again.`;
+      break;
+    case 402:
+      advice = "The Portkey organisation's subscription is exhausted; an organisation owner must upgrade it before more users can be invited.";
+      break;
+    case 429: {
+      const retryAfter = parseRetryAfter(headers.get('retry-after'));
+      advice =
+        retryAfter !== undefined
+          ? `Portkey is rate limiting this organisation; no invite was created. Retry after ${retryAfter} s.`
+          : 'Portkey is rate limiting this organisation; no invite was created. Wait a minute before retrying.';
+      break;
+    }
+    default:
+      advice =
+        status >= 500
+          ? `Portkey failed on its side, so the invite was probably not created, but it may have been. List pending invites for ${email} before trying again.`
+          : 'Check the arguments and try again.';
+  }
+  return new PortkeyRefusedError(status, error.errorCode, `${what} ${advice}`);
+}
+
+/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. Returns whole seconds, or undefined. */
+export function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+function describeBody(text: string, response: Response): string {
+  const type = response.headers.get('content-type')?.split(';')[0]?.trim();
+  if (text.length === 0) return 'empty';
+  return `${text.length} bytes${type ? ` of ${type}` : ''}`;
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || (err.name === 'AbortError' && /timeout/i.test(String((err as { cause?: unknown }).cause))));
+}
+
+/** Node's fetch (undici) puts the system error in `cause`, sometimes inside an AggregateError. */
+function errorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const c = current as { code?: unknown; cause?: unknown; errors?: unknown[] };
+    if (typeof c.code === 'string') return c.code;
+    current = c.cause ?? (Array.isArray(c.errors) ? c.errors[0] : undefined);
+  }
+  return undefined;
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'the configured base URL';
+  }
+}

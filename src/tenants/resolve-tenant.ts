@@ -1,0 +1,39 @@
+import type { Caller } from '../auth/caller.js';
+import { TenantError } from '../errors.js';
+import type { Tenant, TenantTable } from './tenant-table.js';
+
+export type TenantResolver = (caller: Caller) => Promise<Tenant>;
+
+/**
+ * Maps a verified caller to its tenant. A caller only ever reaches the tenant its own token
+ * names: there is no argument or header through which another tenant can be chosen.
+ */
+export function createTenantResolver(table: TenantTable, tenantClaim: string): TenantResolver {
+  if (table.mode === 'single') {
+    const tenant = table.tenant;
+    return async () => tenant;
+  }
+  const tenants = table.tenants;
+  return async (caller) => {
+    if (caller.tenantId === undefined) {
+      throw new TenantError(
+        `Your token has no "${tenantClaim}" claim (a non-empty string naming your tenant), so this server cannot tell which Portkey organisation to use. ` +
+          'Ask your administrator for a token that carries it.',
+      );
+    }
+    // Own-property lookup only: a claim such as "__proto__" must not reach Object.prototype.
+    const tenant = tenants.get(caller.tenantId);
+    if (!tenant) {
+      throw new TenantError(
+        `Tenant ${JSON.stringify(caller.tenantId)} (from the "${tenantClaim}" claim) is not configured on this server. ` +
+          'Ask the server operator to add it to TENANTS.',
+      );
+    }
+    return tenant;
+  };
+}
+
+/** How messages name a tenant's key without showing it. */
+export function keyLabel(table: TenantTable, tenant: Tenant): string {
+  return table.mode === 'single' ? 'this server (PORTKEY_API_KEY)' : `tenant ${JSON.stringify(tenant.id)}`;
+}

@@ -1,0 +1,124 @@
+import type { Caller } from '../auth/caller.js';
+import { PolicyError, ScopeError, ServerConfigurationError } from '../errors.js';
+import { policyViolations } from '../policy/policy.js';
+import type { CreateInvite, PortkeyClient } from '../portkey/client.js';
+import type { TenantResolver } from '../tenants/resolve-tenant.js';
+import type { Tenant } from '../tenants/tenant-table.js';
+import { inviteUserInput, inviteUserOutput, type InviteUserArgs, type InviteUserOutput } from './invite-user-schema.js';
+
+export const INVITE_USER = 'invite_user';
+
+/** The tool's definition, built once at start-up and shared by every per-request server. */
+export const inviteUserDefinition = {
+  title: 'Invite a user to Portkey',
+  description:
+    'Invite a person into the Portkey organisation by email, with an organisation role, optional workspace memberships ' +
+    'and an optional workspace API key. Portkey emails them an invitation link, which is also returned. ' +
+    'Not idempotent: calling it twice for the same email fails the second time with "already invited". ' +
+    "What may be granted is limited by the server's policy for your organisation; a refusal names each rule broken.",
+  inputSchema: inviteUserInput,
+  outputSchema: inviteUserOutput,
+  annotations: {
+    title: 'Invite a user to Portkey',
+    readOnlyHint: false,
+    // It only adds an invite; it never changes or removes anything that exists.
+    destructiveHint: false,
+    idempotentHint: false,
+    openWorldHint: true,
+  },
+} as const;
+
+export interface InviteUserDeps {
+  caller: Caller;
+  resolveTenant: TenantResolver;
+  keyLabel: (tenant: Tenant) => string;
+  portkey: PortkeyClient;
+  adminScope: string | undefined;
+  /** Filled in as the call proceeds, for the audit line. */
+  audit: InviteAudit;
+}
+
+export interface InviteAudit {
+  tenant?: string;
+  upstreamStatus?: number;
+  upstreamLatencyMs?: number;
+  inviteId?: string;
+}
+
+/** Everything a call must pass before anything is sent upstream: tenant, policy, then the admin scope. */
+export async function authorizeInvite(
+  args: InviteUserArgs,
+  caller: Caller,
+  resolveTenant: TenantResolver,
+  adminScope: string | undefined,
+): Promise<Tenant> {
+  const tenant = await resolveTenant(caller);
+  const broken = policyViolations(tenant.allow, args);
+  if (broken.length) throw new PolicyError(broken);
+  // Checked after the policy, so that a step-up is only asked for a grant that would be allowed.
+  if (args.role === 'admin' && adminScope && !caller.scopes.has(adminScope)) {
+    throw new ScopeError(
+      adminScope,
+      `Inviting an organisation admin needs the "${adminScope}" scope, which your token lacks. ` +
+        'Ask for a token with that scope, or invite the person as a member.',
+    );
+  }
+  return tenant;
+}
+
+export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
+  const tenant = await authorizeInvite(args, deps.caller, deps.resolveTenant, deps.adminScope);
+  deps.audit.tenant = tenant.id;
+  if (!tenant.apiKey) {
+    throw new ServerConfigurationError(
+      'No Portkey admin API key is configured on this server, so no invite can be sent. ' +
+        'The operator must set PORTKEY_API_KEY (an organisation admin key from Portkey → Admin Settings → API Keys) and restart.',
+    );
+  }
+  const result = await deps.portkey.createInvite(
+    { baseUrl: tenant.baseUrl, apiKey: tenant.apiKey, label: deps.keyLabel(tenant) },
+    toCreateInvite(args),
+  );
+  deps.audit.upstreamStatus = result.status;
+  deps.audit.upstreamLatencyMs = result.latencyMs;
+  deps.audit.inviteId = result.value.id;
+
+  const output: InviteUserOutput = {
+    invite_id: result.value.id,
+    invite_link: result.value.invite_link,
+    email: args.email,
+    role: args.role,
+    workspaces: args.workspaces,
+    api_key_requested: args.workspace_api_key_details !== undefined,
+  };
+  const text = {
+    message: `Successfully invited ${args.email} as ${args.role}`,
+    invite_id: output.invite_id,
+    invite_link: output.invite_link,
+  };
+  return {
+    content: [{ type: 'text' as const, text: JSON.stringify(text) }],
+    structuredContent: output,
+  };
+}
+
+/** Exactly the fields the caller gave: optional ones are omitted, never sent as null. */
+export function toCreateInvite(args: InviteUserArgs): CreateInvite {
+  const body: CreateInvite = {
+    email: args.email,
+    role: args.role,
+    workspaces: args.workspaces.map((w) => ({ id: w.id, role: w.role })),
+  };
+  if (args.first_name !== undefined) body.first_name = args.first_name;
+  if (args.last_name !== undefined) body.last_name = args.last_name;
+  const d = args.workspace_api_key_details;
+  if (d) {
+    const details: NonNullable<CreateInvite['workspace_api_key_details']> = { scopes: [...d.scopes] };
+    if (d.name !== undefined) details.name = d.name;
+    if (d.expiry !== undefined) details.expiry = d.expiry;
+    // A null-prototype copy: keys such as "__proto__" stay plain data.
+    if (d.metadata !== undefined) details.metadata = Object.assign(Object.create(null), d.metadata);
+    body.workspace_api_key_details = details;
+  }
+  return body;
+}
