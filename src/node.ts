@@ -2,7 +2,7 @@
  * Node entry: reads the environment (and .env) once, builds the app, serves it with
  * @hono/node-server, and shuts down gracefully. Everything else lives in the runtime-neutral core.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const logger = createLogger();
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(readNodeEnv(process.env));
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`Configuration error: ${err.message}`);
@@ -94,6 +94,20 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The environment as the core expects it: on Node, TENANTS may also come from a file. */
+export function readNodeEnv(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const file = env.TENANTS_FILE?.trim();
+  if (!file) return env;
+  if (env.TENANTS?.trim()) throw new ConfigError('Both TENANTS and TENANTS_FILE are set: choose one.');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`TENANTS_FILE ${JSON.stringify(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): check the path.`);
+  }
+  return { ...env, TENANTS: text };
 }
 
 async function printLocalBanner(config: Config, running: RunningServer, logger: Logger): Promise<void> {
