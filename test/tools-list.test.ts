@@ -31,7 +31,7 @@ describe('tools/list', () => {
 
   it('has the input schema the contract names, every field described', async () => {
     const { tools } = await client.listTools();
-    const input = tools[0]!.inputSchema as { properties: Record<string, { description?: string }>; required: string[]; additionalProperties: boolean };
+    const input = tools[0]!.inputSchema as unknown as { properties: Record<string, { description?: string }>; required: string[]; additionalProperties: boolean };
     expect(Object.keys(input.properties).sort()).toEqual(['email', 'first_name', 'last_name', 'role', 'workspace_api_key_details', 'workspaces']);
     expect(input.required.sort()).toEqual(['email', 'role', 'workspaces']);
     expect(input.additionalProperties).toBe(false);
