@@ -6,6 +6,7 @@ import { createTokenVerifier } from './auth/verifier.js';
 import type { Caller } from './auth/caller.js';
 import { bearerChallenge, hasAuthorizationServer, protectedResourceMetadata } from './auth/challenge.js';
 import type { Config } from './config.js';
+import { createMemoryRateLimiter, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { authenticate } from './http/authenticate.js';
 import { checkOrigin } from './http/origin.js';
@@ -24,6 +25,8 @@ export interface AppDeps {
   logger?: Logger;
   /** Overrides the tenant lookup built from config (e.g. Workers KV). */
   resolveTenant?: TenantResolver;
+  /** Overrides the in-process rate limiters (e.g. Cloudflare's rate-limiting binding). */
+  rateLimiters?: InviteRateLimiters;
 }
 
 export interface InviteServer {
@@ -47,6 +50,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     keyLabel: (tenant) => keyLabel(config.tenants, tenant),
     portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, fetch: deps.fetch }),
     adminScope: config.auth.adminScope,
+    rateLimiters: deps.rateLimiters ?? memoryRateLimiters(config),
     logger,
   });
   const scopesSupported = [...new Set([...config.auth.requiredScopes, ...(config.auth.adminScope ? [config.auth.adminScope] : [])])];
@@ -132,4 +136,10 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     fetch: (request, ...rest) => app.fetch(request, ...(rest as [])),
     warmUp: () => verify.warmUp(),
   };
+}
+
+/** Per-process limiters from config; on Node they hold for this process only. */
+function memoryRateLimiters(config: Config): InviteRateLimiters {
+  const perMinute = (limit: number) => (limit > 0 ? createMemoryRateLimiter({ limit, windowMs: 60_000 }) : undefined);
+  return { tenant: perMinute(config.rateLimits.tenantPerMinute), caller: perMinute(config.rateLimits.callerPerMinute) };
 }

@@ -51,6 +51,8 @@ export interface Config {
   auth: AuthConfig;
   tenants: TenantTable;
   portkeyTimeoutMs: number;
+  /** invite_user calls per minute; 0 turns a limit off. */
+  rateLimits: { tenantPerMinute: number; callerPerMinute: number };
   allowedOrigins: string[];
   maxBodyBytes: number;
 }
@@ -79,10 +81,14 @@ const envSchema = z.object({
   AUTH_ADMIN_SCOPE: z.string().optional(),
   TENANT_CLAIM: z.string().min(1).default('org_id'),
   TENANTS: z.string().optional(),
+  /** Set by the Node entry when TENANTS came from TENANTS_FILE, so messages name the file. */
+  TENANTS_SOURCE: z.string().optional(),
   PORTKEY_API_KEY: z.string().optional(),
   PORTKEY_BASE_URL: httpUrl.default(DEFAULT_PORTKEY_BASE_URL),
   PORTKEY_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).default(10_000),
   ALLOWED_ORIGINS: z.string().optional(),
+  RATE_LIMIT_TENANT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  RATE_LIMIT_CALLER_PER_MINUTE: z.coerce.number().int().min(0).default(20),
 });
 
 const HINTS: Record<string, string> = {
@@ -92,6 +98,8 @@ const HINTS: Record<string, string> = {
   AUTH_JWKS_COOLDOWN_MS: 'a whole number of milliseconds (default 30000)',
   PORTKEY_BASE_URL: 'an http(s) URL such as https://api.portkey.ai/v1',
   PORTKEY_TIMEOUT_MS: 'a whole number of milliseconds from 1 to 120000 (default 10000)',
+  RATE_LIMIT_TENANT_PER_MINUTE: 'a whole number of calls per minute, 0 for no limit (default 60)',
+  RATE_LIMIT_CALLER_PER_MINUTE: 'a whole number of calls per minute, 0 for no limit (default 20)',
 };
 
 /** Empty strings count as unset, so `FOO=` in a .env file means "use the default". */
@@ -151,7 +159,7 @@ export function loadConfig(rawEnv: Env): Config {
     throw new ConfigError('Both PORTKEY_API_KEY and TENANTS are set: choose one (PORTKEY_API_KEY for one tenant, TENANTS for several).');
   }
   const tenants: TenantTable = e.TENANTS
-    ? { mode: 'multi', tenants: parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL) }
+    ? { mode: 'multi', tenants: parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL, e.TENANTS_SOURCE ?? 'TENANTS') }
     : { mode: 'single', tenant: { id: 'default', apiKey: e.PORTKEY_API_KEY, baseUrl: e.PORTKEY_BASE_URL, allow: {} } };
 
   const allowedOrigins = list(e.ALLOWED_ORIGINS);
@@ -180,6 +188,7 @@ export function loadConfig(rawEnv: Env): Config {
     },
     tenants,
     portkeyTimeoutMs: e.PORTKEY_TIMEOUT_MS,
+    rateLimits: { tenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE, callerPerMinute: e.RATE_LIMIT_CALLER_PER_MINUTE },
     allowedOrigins,
     maxBodyBytes: MAX_BODY_BYTES,
   };
@@ -203,6 +212,9 @@ function buildKeySource(e: z.infer<typeof envSchema>): KeySource {
     try {
       const jwk = JSON.parse(key) as { kty?: unknown; d?: unknown };
       looksLikeJwk = typeof jwk.kty === 'string';
+      if (jwk.kty === 'oct') {
+        throw new ConfigError('AUTH_PUBLIC_KEY is a symmetric JWK (kty "oct"): use AUTH_JWT_SECRET for shared secrets.');
+      }
       if (looksLikeJwk && jwk.d !== undefined) {
         throw new ConfigError('AUTH_PUBLIC_KEY is a private JWK (it has "d"): give the public key only.');
       }

@@ -82,3 +82,19 @@ export class AmbiguousOutcomeError extends ToolError {
     super(message);
   }
 }
+
+/** Too many invite_user calls for a tenant or caller; nothing was sent upstream. */
+export class RateLimitedError extends ToolError {
+  readonly code = 'rate_limited';
+  constructor(readonly retryAfterSec: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * The rate limiter could not answer. invite_user fails closed: an admin write tool must not run
+ * unmetered because its brake is broken.
+ */
+export class RateLimiterUnavailableError extends ToolError {
+  readonly code = 'rate_limiter_unavailable';
+}

@@ -107,7 +107,7 @@ export function readNodeEnv(env: NodeJS.ProcessEnv): Record<string, string | und
   } catch (err) {
     throw new ConfigError(`TENANTS_FILE ${JSON.stringify(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): check the path.`);
   }
-  return { ...env, TENANTS: text };
+  return { ...env, TENANTS: text, TENANTS_SOURCE: `TENANTS_FILE ${JSON.stringify(file)}` };
 }
 
 async function printLocalBanner(config: Config, running: RunningServer, logger: Logger): Promise<void> {

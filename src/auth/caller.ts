@@ -13,8 +13,11 @@ export interface Caller {
 export function scopesOf(claims: JWTPayload): Set<string> {
   const scopes = new Set<string>();
   const add = (v: unknown) => {
-    if (typeof v === 'string') for (const s of v.split(' ')) if (s) scopes.add(s);
-    else if (Array.isArray(v)) for (const s of v) if (typeof s === 'string' && s) scopes.add(s);
+    if (typeof v === 'string') {
+      for (const s of v.split(' ')) if (s) scopes.add(s);
+    } else if (Array.isArray(v)) {
+      for (const s of v) if (typeof s === 'string' && s) scopes.add(s);
+    }
   };
   add(claims.scope);
   add(claims.scp);

@@ -45,6 +45,10 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     try {
       const { payload } =
         key.kind === 'secret' ? await jwtVerify(token, key.secret, options) : await jwtVerify(token, key.get, options);
+      // jose only checks that iat is a number; a token issued in the future is not honest.
+      if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + auth.clockToleranceSec) {
+        throw new InvalidTokenError('ERR_JWT_IAT_IN_FUTURE', 'The token iat claim is in the future');
+      }
       return callerFromClaims(payload, auth.tenantClaim);
     } catch (err) {
       throw describe(err);
@@ -86,6 +90,7 @@ function keyResolver(auth: AuthConfig): Resolver {
 function jwksResolver(url: URL, cooldownMs: number): Resolver {
   const remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5000 });
   let lastFailure = -Infinity;
+  let lastError: unknown;
   const fromCache = (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
     const cached = remote.jwks();
     if (!cached) return undefined;
@@ -95,12 +100,16 @@ function jwksResolver(url: URL, cooldownMs: number): Resolver {
     if (Date.now() - lastFailure < cooldownMs) {
       const key = await fromCache(header, token);
       if (key) return key;
+      // Nothing fetched yet and the last fetch failed: wait out the cooldown instead of hitting
+      // the JWKS host on every request.
+      throw lastError;
     }
     try {
       return await remote(header, token);
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
       lastFailure = Date.now();
+      lastError = err;
       const key = await fromCache(header, token);
       if (key) return key;
       throw err;
@@ -109,8 +118,9 @@ function jwksResolver(url: URL, cooldownMs: number): Resolver {
   const warmUp = async () => {
     try {
       await remote.reload();
-    } catch {
+    } catch (err) {
       lastFailure = Date.now();
+      lastError = err;
     }
   };
   return { kind: 'getter', get, warmUp };
@@ -118,6 +128,7 @@ function jwksResolver(url: URL, cooldownMs: number): Resolver {
 
 /** Maps jose's stable error codes to short, header-safe descriptions (RFC 6750 §3). */
 function describe(err: unknown): InvalidTokenError {
+  if (err instanceof InvalidTokenError) return err;
   if (err instanceof errors.JWTExpired) return new InvalidTokenError(err.code, 'The token has expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
     const claim = err.claim;

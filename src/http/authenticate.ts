@@ -16,8 +16,9 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
     const header = c.req.header('authorization');
     const match = header ? /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header) : null;
     if (!match) {
-      // RFC 6750 §3.1: no credentials at all gets a bare challenge, without an error code.
-      const malformed = header !== undefined;
+      // RFC 6750 §3.1: no credentials, or another scheme (Basic…), gets a bare challenge without
+      // an error code; only a malformed Bearer header is an invalid_request.
+      const malformed = header !== undefined && /^bearer(\s|$)/i.test(header);
       c.header('Connection', 'close');
       c.header(
         'WWW-Authenticate',

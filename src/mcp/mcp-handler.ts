@@ -2,6 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import type { Caller } from '../auth/caller.js';
+import type { InviteRateLimiters } from '../limits/rate-limiter.js';
 import type { Logger } from '../log.js';
 import type { PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
@@ -17,6 +18,7 @@ export interface McpHandlerDeps {
   keyLabel: (tenant: Tenant) => string;
   portkey: PortkeyClient;
   adminScope: string | undefined;
+  rateLimiters: InviteRateLimiters;
   logger: Logger;
 }
 

@@ -39,19 +39,30 @@ const tenantEntrySchema = z.strictObject({
 
 export type TenantEntry = z.infer<typeof tenantEntrySchema>;
 
+const ALLOWED_FIELDS: Record<string, string> = {
+  '': 'apiKey, baseUrl, allow',
+  apiKey: 'env',
+  allow: 'orgRoles, workspaces, workspaceRoles, apiKeyScopes',
+};
+
 /**
  * Parses the TENANTS document. Error messages name the tenant and the field; they never echo a
  * value, since a value may be a key.
  */
-export function parseTenantsJson(json: string, env: Record<string, string | undefined>, defaultBaseUrl: string): Map<string, Tenant> {
+export function parseTenantsJson(
+  json: string,
+  env: Record<string, string | undefined>,
+  defaultBaseUrl: string,
+  source = 'TENANTS',
+): Map<string, Tenant> {
   let doc: unknown;
   try {
     doc = JSON.parse(json);
   } catch {
-    throw new ConfigError('TENANTS is not valid JSON: expected {"<tenant id>": {"apiKey": ... }, ...}.');
+    throw new ConfigError(`${source} is not valid JSON: expected {"<tenant id>": {"apiKey": ... }, ...}.`);
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ConfigError('TENANTS must be a JSON object mapping tenant ids to {"apiKey": ...} entries.');
+    throw new ConfigError(`${source} must be a JSON object mapping tenant ids to {"apiKey": ...} entries.`);
   }
   const tenants = new Map<string, Tenant>();
   for (const [id, entry] of Object.entries(doc as Record<string, unknown>)) {
@@ -68,8 +79,8 @@ export function parseTenantEntry(id: string, entry: unknown, env: Record<string,
     const field = issue.path.join('.') || '(entry)';
     const what =
       issue.code === 'unrecognized_keys'
-        ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed: apiKey, baseUrl, allow{orgRoles, workspaces, workspaceRoles, apiKeyScopes}`
-        : field === 'apiKey' && issue.code === 'invalid_type' && issue.input === undefined
+        ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${ALLOWED_FIELDS[issue.path.join('.')] ?? 'see the README'}`
+        : field === 'apiKey' && isMissing(entry, 'apiKey')
           ? 'missing; give the key as a string or as {"env": "VAR_NAME"}'
           : describeIssue(issue);
     throw new ConfigError(`Tenant ${JSON.stringify(id)}: ${field}: ${what}.`);
@@ -86,6 +97,11 @@ export function parseTenantEntry(id: string, entry: unknown, env: Record<string,
     key = fromEnv;
   }
   return { id, apiKey: key, baseUrl: baseUrl ?? defaultBaseUrl, allow: allow ?? {} };
+}
+
+/** zod 4 reports an absent union field as `invalid_union` and omits the input, so look at the entry itself. */
+function isMissing(entry: unknown, key: string): boolean {
+  return typeof entry === 'object' && entry !== null && !Array.isArray(entry) && !Object.hasOwn(entry, key);
 }
 
 /** A zod issue in words, without the offending value (it might be a secret). */

@@ -1,5 +1,7 @@
 import type { Caller } from '../auth/caller.js';
 import { PolicyError, ScopeError, ServerConfigurationError } from '../errors.js';
+import { enforceRateLimits } from '../limits/enforce.js';
+import type { InviteRateLimiters } from '../limits/rate-limiter.js';
 import { policyViolations } from '../policy/policy.js';
 import type { CreateInvite, PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
@@ -34,6 +36,7 @@ export interface InviteUserDeps {
   keyLabel: (tenant: Tenant) => string;
   portkey: PortkeyClient;
   adminScope: string | undefined;
+  rateLimiters: InviteRateLimiters;
   /** Filled in as the call proceeds, for the audit line. */
   audit: InviteAudit;
 }
@@ -75,6 +78,7 @@ export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
         'The operator must set PORTKEY_API_KEY (an organisation admin key from Portkey → Admin Settings → API Keys) and restart.',
     );
   }
+  await enforceRateLimits(deps.rateLimiters, tenant.id, deps.caller.subject);
   const result = await deps.portkey.createInvite(
     { baseUrl: tenant.baseUrl, apiKey: tenant.apiKey, label: deps.keyLabel(tenant) },
     toCreateInvite(args),

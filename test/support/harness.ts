@@ -38,7 +38,16 @@ export interface TestServer extends RunningServer {
 }
 
 export async function startTestServer(env: Record<string, string | undefined>, deps: AppDeps = {}): Promise<TestServer> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', PUBLIC_URL, AUTH_JWT_SECRET: SECRETS.jwtSecret, ...env });
+  // Rate limits are off unless a test turns them on (test/rate-limit.test.ts does).
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    PUBLIC_URL,
+    AUTH_JWT_SECRET: SECRETS.jwtSecret,
+    RATE_LIMIT_TENANT_PER_MINUTE: '0',
+    RATE_LIMIT_CALLER_PER_MINUTE: '0',
+    ...env,
+  });
   const logs: string[] = [];
   const logger = createLogger((line) => {
     logs.push(line);
