@@ -50,6 +50,8 @@ export interface Config {
   localMode: boolean;
   auth: AuthConfig;
   tenants: TenantTable;
+  /** PORTKEY_BASE_URL: the base URL of tenants that name none. */
+  portkeyBaseUrl: string;
   portkeyTimeoutMs: number;
   /** invite_user calls per minute; 0 turns a limit off. */
   rateLimits: { tenantPerMinute: number; callerPerMinute: number };
@@ -116,7 +118,12 @@ export function canonicalBase(url: string): string {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
-export function loadConfig(rawEnv: Env): Config {
+export interface LoadOptions {
+  /** Tenants can also come from a store looked up per request (Workers KV). */
+  externalTenants?: boolean;
+}
+
+export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
   const env = withoutEmpty(rawEnv);
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -155,11 +162,12 @@ export function loadConfig(rawEnv: Env): Config {
   const adminScope = e.AUTH_ADMIN_SCOPE === undefined ? (rawEnv.AUTH_ADMIN_SCOPE === undefined ? DEFAULT_ADMIN_SCOPE : undefined) : e.AUTH_ADMIN_SCOPE;
   const requiredScopes = rawEnv.AUTH_REQUIRED_SCOPES === undefined ? [...DEFAULT_REQUIRED_SCOPES] : list(e.AUTH_REQUIRED_SCOPES);
 
-  if (e.TENANTS && e.PORTKEY_API_KEY) {
-    throw new ConfigError('Both PORTKEY_API_KEY and TENANTS are set: choose one (PORTKEY_API_KEY for one tenant, TENANTS for several).');
+  const multi = e.TENANTS ? 'TENANTS' : options.externalTenants ? 'TENANTS_KV' : undefined;
+  if (multi && e.PORTKEY_API_KEY) {
+    throw new ConfigError(`Both PORTKEY_API_KEY and ${multi} are set: choose one (PORTKEY_API_KEY for one tenant, ${multi} for several).`);
   }
-  const tenants: TenantTable = e.TENANTS
-    ? { mode: 'multi', tenants: parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL, e.TENANTS_SOURCE ?? 'TENANTS') }
+  const tenants: TenantTable = multi
+    ? { mode: 'multi', tenants: e.TENANTS ? parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL, e.TENANTS_SOURCE ?? 'TENANTS') : new Map() }
     : { mode: 'single', tenant: { id: 'default', apiKey: e.PORTKEY_API_KEY, baseUrl: e.PORTKEY_BASE_URL, allow: {} } };
 
   const allowedOrigins = list(e.ALLOWED_ORIGINS);
@@ -187,6 +195,7 @@ export function loadConfig(rawEnv: Env): Config {
       clockToleranceSec: 60,
     },
     tenants,
+    portkeyBaseUrl: e.PORTKEY_BASE_URL,
     portkeyTimeoutMs: e.PORTKEY_TIMEOUT_MS,
     rateLimits: { tenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE, callerPerMinute: e.RATE_LIMIT_CALLER_PER_MINUTE },
     allowedOrigins,

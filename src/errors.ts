@@ -98,3 +98,8 @@ export class RateLimitedError extends ToolError {
 export class RateLimiterUnavailableError extends ToolError {
   readonly code = 'rate_limiter_unavailable';
 }
+
+/** The tenant store could not be read, or holds a broken entry. */
+export class TenantLookupError extends ToolError {
+  readonly code = 'tenant_lookup_failed';
+}

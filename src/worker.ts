@@ -1,27 +1,52 @@
 /**
  * Cloudflare Workers entry: builds the config from the Worker's env bindings (the same variable
  * names as on Node; keys as Workers secrets) and the app once per isolate, not per request.
+ * Optional bindings: TENANTS_KV (tenants looked up per request), TENANT_RATE_LIMITER and
+ * CALLER_RATE_LIMITER (Cloudflare rate limiting; otherwise limits hold per isolate).
  */
 import { createApp, type InviteServer } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { createCloudflareRateLimiter, type CloudflareRateLimitBinding, type InviteRateLimiters } from './limits/rate-limiter.js';
+import { createKvTenantLookup, type KvNamespaceLike } from './tenants/kv-tenants.js';
+import { createTenantResolver } from './tenants/resolve-tenant.js';
 
 type WorkerEnv = Record<string, unknown>;
 
+/** Cloudflare's `[[ratelimits]]` bindings count per period; wrangler.toml sets it to 60 s. */
+const RATE_LIMIT_PERIOD_SEC = 60;
+
 let built: { server: InviteServer } | { error: string } | undefined;
+
+const isKv = (v: unknown): v is KvNamespaceLike => typeof (v as KvNamespaceLike | undefined)?.get === 'function';
+const isRateLimit = (v: unknown): v is CloudflareRateLimitBinding => typeof (v as CloudflareRateLimitBinding | undefined)?.limit === 'function';
 
 function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
   // Only string bindings are configuration; KV namespaces and other bindings are objects.
   const vars: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
+  const kv = isKv(env.TENANTS_KV) ? env.TENANTS_KV : undefined;
   try {
-    const config = loadConfig(vars);
+    const config = loadConfig(vars, { externalTenants: kv !== undefined });
     if (config.localMode) {
       throw new ConfigError(
         'No AUTH_JWT_SECRET, AUTH_PUBLIC_KEY or AUTH_JWKS_URL is set. Local mode exists only on Node; on Workers set one ' +
           '(e.g. `wrangler secret put AUTH_JWT_SECRET`, or AUTH_JWT_SECRET in .dev.vars for wrangler dev).',
       );
     }
-    return { server: createApp(config) };
+    const lookup = kv ? createKvTenantLookup({ kv, env: vars, defaultBaseUrl: config.portkeyBaseUrl }) : undefined;
+    const rateLimiters: InviteRateLimiters | undefined =
+      isRateLimit(env.TENANT_RATE_LIMITER) || isRateLimit(env.CALLER_RATE_LIMITER)
+        ? {
+            tenant: isRateLimit(env.TENANT_RATE_LIMITER) ? createCloudflareRateLimiter(env.TENANT_RATE_LIMITER, RATE_LIMIT_PERIOD_SEC) : undefined,
+            caller: isRateLimit(env.CALLER_RATE_LIMITER) ? createCloudflareRateLimiter(env.CALLER_RATE_LIMITER, RATE_LIMIT_PERIOD_SEC) : undefined,
+          }
+        : undefined;
+    return {
+      server: createApp(config, {
+        resolveTenant: createTenantResolver(config.tenants, config.auth.tenantClaim, lookup),
+        rateLimiters,
+      }),
+    };
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(JSON.stringify({ level: 'error', event: 'config.invalid', message: err.message }));

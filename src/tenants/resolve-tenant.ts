@@ -4,11 +4,14 @@ import type { Tenant, TenantTable } from './tenant-table.js';
 
 export type TenantResolver = (caller: Caller) => Promise<Tenant>;
 
+/** A further source of tenants looked up by id (Workers KV); undefined when it has none. */
+export type TenantLookup = (tenantId: string) => Promise<Tenant | undefined>;
+
 /**
  * Maps a verified caller to its tenant. A caller only ever reaches the tenant its own token
  * names: there is no argument or header through which another tenant can be chosen.
  */
-export function createTenantResolver(table: TenantTable, tenantClaim: string): TenantResolver {
+export function createTenantResolver(table: TenantTable, tenantClaim: string, lookup?: TenantLookup): TenantResolver {
   if (table.mode === 'single') {
     const tenant = table.tenant;
     return async () => tenant;
@@ -21,12 +24,12 @@ export function createTenantResolver(table: TenantTable, tenantClaim: string): T
           'Ask your administrator for a token that carries it.',
       );
     }
-    // Own-property lookup only: a claim such as "__proto__" must not reach Object.prototype.
-    const tenant = tenants.get(caller.tenantId);
+    // A Map, not an object: a claim such as "__proto__" cannot reach Object.prototype.
+    const tenant = tenants.get(caller.tenantId) ?? (await lookup?.(caller.tenantId));
     if (!tenant) {
       throw new TenantError(
         `Tenant ${JSON.stringify(caller.tenantId)} (from the "${tenantClaim}" claim) is not configured on this server. ` +
-          'Ask the server operator to add it to TENANTS.',
+          'Ask the server operator to add it to TENANTS (or TENANTS_KV).',
       );
     }
     return tenant;

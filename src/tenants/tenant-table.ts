@@ -68,7 +68,7 @@ export function parseTenantsJson(
   for (const [id, entry] of Object.entries(doc as Record<string, unknown>)) {
     tenants.set(id, parseTenantEntry(id, entry, env, defaultBaseUrl));
   }
-  if (tenants.size === 0) throw new ConfigError('TENANTS has no tenants: add at least one entry, or use PORTKEY_API_KEY.');
+  if (tenants.size === 0) throw new ConfigError(`${source} has no tenants: add at least one entry, or use PORTKEY_API_KEY.`);
   return tenants;
 }
 

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { createKvTenantLookup } from '../src/tenants/kv-tenants.js';
+import { TenantLookupError } from '../src/errors.js';
+
+function fakeKv(entries: Record<string, string>) {
+  const reads: string[] = [];
+  return {
+    reads,
+    kv: {
+      async get(key: string) {
+        reads.push(key);
+        return Object.hasOwn(entries, key) ? entries[key]! : null;
+      },
+    },
+  };
+}
+
+const KEY = 'pk-kv-SECRET-1234';
+
+describe('tenants from Workers KV', () => {
+  it('reads an entry in the TENANTS format, resolving {"env"} keys from the Worker secrets', async () => {
+    const { kv } = fakeKv({ acme: JSON.stringify({ apiKey: { env: 'ACME_KEY' }, allow: { orgRoles: ['member'] } }) });
+    const lookup = createKvTenantLookup({ kv, env: { ACME_KEY: KEY }, defaultBaseUrl: 'https://api.portkey.ai/v1' });
+    expect(await lookup('acme')).toEqual({ id: 'acme', apiKey: KEY, baseUrl: 'https://api.portkey.ai/v1', allow: { orgRoles: ['member'] } });
+    expect(await lookup('nobody')).toBeUndefined();
+  });
+
+  it('caches hits and misses for the TTL, then reads again', async () => {
+    let now = 0;
+    const { kv, reads } = fakeKv({ acme: JSON.stringify({ apiKey: KEY }) });
+    const lookup = createKvTenantLookup({ kv, env: {}, defaultBaseUrl: 'https://x.example/v1', ttlMs: 1000, now: () => now });
+    await lookup('acme');
+    await lookup('acme');
+    await lookup('ghost');
+    await lookup('ghost');
+    expect(reads).toEqual(['acme', 'ghost']);
+    now = 1500;
+    await lookup('acme');
+    expect(reads).toEqual(['acme', 'ghost', 'acme']);
+  });
+
+  it('a broken entry is a clear error naming the tenant and field, never the key', async () => {
+    const { kv } = fakeKv({ acme: JSON.stringify({ apiKey: KEY, colour: 'blue' }), bad: '{not json' });
+    const lookup = createKvTenantLookup({ kv, env: {}, defaultBaseUrl: 'https://x.example/v1' });
+    const err = await lookup('acme').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TenantLookupError);
+    expect((err as Error).message).toMatch(/Tenant "acme".*unknown field\(s\) "colour".*TENANTS_KV/);
+    expect((err as Error).message).not.toContain(KEY);
+    await expect(lookup('bad')).rejects.toThrow(/"bad"'s entry in TENANTS_KV is not valid JSON/);
+  });
+
+  it('a KV outage is a retryable error, not a crash', async () => {
+    const lookup = createKvTenantLookup({ kv: { get: () => Promise.reject(new Error('kv down')) }, env: {}, defaultBaseUrl: 'https://x.example/v1' });
+    await expect(lookup('acme')).rejects.toThrow(/could not be read just now/);
+  });
+});
