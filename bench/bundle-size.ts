@@ -1,0 +1,43 @@
+/**
+ * Builds the Workers bundle exactly as `wrangler deploy` would (dry run, offline) and records its
+ * size, raw and gzip, in bench/results/bundle-size.json.
+ *   npm run bench:bundle
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+export interface BundleSize {
+  file: string;
+  rawBytes: number;
+  gzipBytes: number;
+  nodeImports: string[];
+}
+
+export function buildWorkerBundle(): BundleSize {
+  const outdir = mkdtempSync(join(tmpdir(), 'worker-bundle-'));
+  execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], {
+    cwd: repo,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const file = readdirSync(outdir).find((f) => f.endsWith('.js'));
+  if (!file) throw new Error(`wrangler produced no .js bundle in ${outdir}`);
+  const code = readFileSync(join(outdir, file));
+  const text = code.toString('utf8');
+  // Any `node:` module left in the bundle would need the nodejs_compat flag.
+  const nodeImports = [...new Set([...text.matchAll(/(?:from\s*|import\s*\(\s*|require\s*\(\s*)["'](node:[\w/]+)["']/g)].map((m) => m[1]!))];
+  return { file, rawBytes: statSync(join(outdir, file)).size, gzipBytes: gzipSync(code, { level: 9 }).length, nodeImports };
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  const size = buildWorkerBundle();
+  const result = { measuredAt: new Date().toISOString(), ...size, rawKiB: +(size.rawBytes / 1024).toFixed(1), gzipKiB: +(size.gzipBytes / 1024).toFixed(1) };
+  writeFileSync(join(repo, 'bench/results/bundle-size.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`Workers bundle ${size.file}: ${result.rawKiB} KiB raw, ${result.gzipKiB} KiB gzip; node: imports: ${size.nodeImports.length ? size.nodeImports.join(', ') : 'none'}`);
+}
