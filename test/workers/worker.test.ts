@@ -1,0 +1,103 @@
+/**
+ * The behaviour suite inside workerd: the real Worker default export (src/worker.ts) with the
+ * bindings from support/bindings.ts, Portkey faked by a spy on the isolate's fetch.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { PORTKEY_BASE_URL, PUBLIC_URL, SECRETS } from './support/bindings.js';
+import { installFakePortkey, type FakePortkey } from './support/fake-portkey.js';
+import { inviteCall, mintToken, postMcp, resultText, rpc, workerFetch } from './support/mcp.js';
+
+let portkey: FakePortkey;
+beforeEach(() => {
+  portkey = installFakePortkey();
+});
+
+describe('workerd: MCP over POST /mcp', () => {
+  it('tools/list lists invite_user with its annotations', async () => {
+    const res = await postMcp(rpc('tools/list'), await mintToken());
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ jsonrpc: '2.0', id: 1 });
+    const tool = (res.json.result.tools as { name: string; annotations?: Record<string, unknown> }[]).find((t) => t.name === 'invite_user');
+    expect(tool).toBeDefined();
+    expect(tool!.annotations).toMatchObject({
+      readOnlyHint: false,
+      destructiveHint: false,
+      idempotentHint: false,
+      openWorldHint: true,
+    });
+    expect(portkey.requests).toEqual([]);
+  });
+
+  it('invite_user sends exactly the documented request upstream and returns the invite', async () => {
+    const args = { email: 'jane@example.com', role: 'member', workspaces: [{ id: 'ws-eng', role: 'admin' }] };
+    const res = await postMcp(inviteCall(args), await mintToken());
+    expect(res.status).toBe(200);
+    const result = res.json.result;
+    expect(result.isError).toBeFalsy();
+
+    expect(portkey.requests).toHaveLength(1);
+    const [sent] = portkey.requests;
+    expect(sent!.url).toBe(`${PORTKEY_BASE_URL}/admin/users/invites`);
+    expect(new URL(sent!.url).pathname).toBe('/v1/admin/users/invites');
+    expect(sent!.method).toBe('POST');
+    expect(sent!.headers['x-portkey-api-key']).toBe(SECRETS.portkeyKey);
+    expect(sent!.headers['content-type']).toBe('application/json');
+    expect(sent!.headers.authorization).toBeUndefined(); // the caller's token is never forwarded
+    expect(sent!.body).toEqual({ email: 'jane@example.com', role: 'member', workspaces: [{ id: 'ws-eng', role: 'admin' }] });
+
+    const created = portkey.invites[0]!;
+    expect(result.structuredContent).toMatchObject({ invite_id: created.id, invite_link: created.invite_link, email: 'jane@example.com' });
+    expect(resultText(result)).toContain(created.invite_link);
+  });
+
+  it('an upstream 409 AB07 becomes a tool error naming the status and code', async () => {
+    portkey.replyOnce({ status: 409, body: { success: false, data: { message: 'User already invited', errorCode: 'AB07' } } });
+    const res = await postMcp(inviteCall({ email: 'jane@example.com', role: 'member', workspaces: [] }), await mintToken());
+    expect(res.status).toBe(200);
+    expect(res.json.result.isError).toBe(true);
+    expect(resultText(res.json.result)).toContain('HTTP 409, AB07');
+    expect(portkey.requests).toHaveLength(1);
+  });
+});
+
+describe('workerd: authentication', () => {
+  it('401 without a token, with a Bearer challenge', async () => {
+    const res = await postMcp(rpc('tools/list'), null);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  });
+
+  it('403 insufficient_scope for a token without portkey.invite, and nothing sent upstream', async () => {
+    const res = await postMcp(inviteCall({ email: 'jane@example.com', role: 'member', workspaces: [] }), await mintToken({ scope: 'other' }));
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    expect(portkey.requests).toEqual([]);
+  });
+});
+
+describe('workerd: other routes', () => {
+  it('GET /mcp is 405 with Allow: POST', async () => {
+    const res = await workerFetch(`${PUBLIC_URL}/mcp`, { headers: { accept: 'text/event-stream' } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+
+  it('GET /healthz is 200', async () => {
+    const res = await workerFetch(`${PUBLIC_URL}/healthz`);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ status: 'ok' });
+  });
+
+  it('protected resource metadata is 404 when no AUTH_ISSUER is configured', async () => {
+    for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
+      const res = await workerFetch(`${PUBLIC_URL}${path}`);
+      expect(res.status, path).toBe(404);
+    }
+  });
+
+  it('no request in this file reached the network', async () => {
+    // The outboundService in vitest.workers.config.ts answers 599 to anything the fake does not own.
+    const res = await fetch('http://elsewhere.test/');
+    expect(res.status).toBe(599);
+  });
+});
