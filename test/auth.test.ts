@@ -29,6 +29,7 @@ import {
   rememberSecret,
   startTestServer,
   type TestServer,
+  serverPool,
 } from './support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
 
@@ -42,16 +43,7 @@ const enc = new TextEncoder();
 const now = () => Math.floor(Date.now() / 1000);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Every server a test starts, stopped in afterAll even when the test fails. */
-const servers: TestServer[] = [];
-async function start(env: Record<string, string | undefined>): Promise<TestServer> {
-  const s = await startTestServer(env);
-  servers.push(s);
-  return s;
-}
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close(100)));
-});
+const start = serverPool();
 
 /** Signs exactly the given claims (nothing added), so tests can leave out exp, iat, etc. */
 async function sign(payload: JWTPayload, key: CryptoKey | Uint8Array, header: JWTHeaderParameters = { alg: 'HS256', typ: 'JWT' }) {

@@ -1,3 +1,4 @@
+import { errorCode } from '../src/portkey/client.js';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { startPortkeyDouble, validateCreateInvite, type PortkeyDouble } from './support/portkey-double.js';
 
@@ -15,16 +16,7 @@ const validBody = {
 
 let double: PortkeyDouble;
 
-/** undici puts the system error in `cause`, sometimes inside an AggregateError. */
-function causeCode(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 4 && current; depth++) {
-    const c = current as { code?: unknown; cause?: unknown; errors?: unknown[] };
-    if (typeof c.code === 'string') return c.code;
-    current = c.cause ?? (Array.isArray(c.errors) ? c.errors[0] : undefined);
-  }
-  return undefined;
-}
+
 
 function invite(body: unknown, init: { key?: string | null; contentType?: string; raw?: string; signal?: AbortSignal } = {}) {
   const headers: Record<string, string> = { 'content-type': init.contentType ?? 'application/json', accept: 'application/json' };
@@ -199,7 +191,7 @@ describe('Portkey double: faults', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(TypeError);
-    expect(causeCode(err)).toBe('UND_ERR_SOCKET');
+    expect(errorCode(err)).toBe('UND_ERR_SOCKET');
     expect(double.requests).toHaveLength(1);
     expect(double.invites).toHaveLength(0);
   });
@@ -275,7 +267,7 @@ describe('Portkey double: lifecycle', () => {
       () => undefined,
       (err: unknown) => err,
     );
-    expect(causeCode(refused)).toBe('ECONNREFUSED'); // not a stale keep-alive socket
+    expect(errorCode(refused)).toBe('ECONNREFUSED'); // not a stale keep-alive socket
 
     await double.restart();
     expect(double.url).toBe(url);

@@ -3,21 +3,13 @@
  * through the real Node server on loopback.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { postMcp, recordingFetch, startTestServer, type TestServer } from './support/harness.js';
+import { postMcp, recordingFetch, startTestServer, type TestServer, serverPool } from './support/harness.js';
 
 const ISSUER = 'https://issuer.test';
 const PATHS = ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource'];
 const TOOLS_LIST = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 
-const servers: TestServer[] = [];
-async function start(env: Record<string, string | undefined>): Promise<TestServer> {
-  const s = await startTestServer(env);
-  servers.push(s);
-  return s;
-}
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close(100)));
-});
+const start = serverPool();
 
 async function get(s: TestServer, path: string, headers: Record<string, string> = {}) {
   const res = await recordingFetch(`${s.url}${path}`, { headers });

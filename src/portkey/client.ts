@@ -204,7 +204,7 @@ function isTimeout(err: unknown): boolean {
 }
 
 /** Node's fetch (undici) puts the system error in `cause`, sometimes inside an AggregateError. */
-function errorCode(err: unknown): string | undefined {
+export function errorCode(err: unknown): string | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 4 && current; depth++) {
     const c = current as { code?: unknown; cause?: unknown; errors?: unknown[] };

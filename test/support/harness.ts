@@ -6,6 +6,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SignJWT, type JWTPayload } from 'jose';
+import { afterAll } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startNodeServer, type RunningServer } from '../../src/node.js';
@@ -60,6 +61,19 @@ export async function startTestServer(env: Record<string, string | undefined>, d
     mcpUrl: `${running.url}/mcp`,
     logs,
     events: (name) => logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === name),
+  };
+}
+
+/** Like startTestServer, but every server it starts is stopped after the file, even when a test fails. */
+export function serverPool(): (env: Record<string, string | undefined>, deps?: AppDeps) => Promise<TestServer> {
+  const servers: TestServer[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close(100)));
+  });
+  return async (env, deps) => {
+    const s = await startTestServer(env, deps);
+    servers.push(s);
+    return s;
   };
 }
 
