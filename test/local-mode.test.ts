@@ -3,71 +3,21 @@
  * and a command that work as printed. The server runs as a real child process (its own process
  * group, stopped by group so no orphan holds a pipe open).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { banner, startChild, waitFor } from './support/child.js';
 import { connectClient, observed, resultText } from './support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
-const entry = join(repo, 'src/node.ts');
+const entry = fileURLToPath(new URL('../src/node.ts', import.meta.url));
 const tsx = fileURLToPath(import.meta.resolve('tsx'));
 const DOTENV_KEY = 'pk-dotenv-SECRET-4242';
 observed.secrets.add(DOTENV_KEY);
-
-interface Started {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-const children: ChildProcess[] = [];
-
-function start(cmd: string, args: string[], env: Record<string, string>, cwd = repo): Started {
-  const child = spawn(cmd, args, {
-    cwd,
-    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env },
-    detached: true, // own process group, so the whole tree can be stopped at once
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-async function waitFor(predicate: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function banner(out: string) {
-  const token = /Bearer token \(valid 1 hour\):\n(\S+)/.exec(out)?.[1];
-  const url = /LOCAL MODE at (\S+)/.exec(out)?.[1];
-  const curl = /List the tools:\n(curl .+)/.exec(out)?.[1];
-  return { token: token!, url: url!, curl: curl! };
-}
-
-afterEach(() => {
-  for (const c of children.splice(0)) {
-    try {
-      if (c.exitCode === null && c.pid) process.kill(-c.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
 
 describe('npm start with no configuration (local mode)', () => {
   let portkey: PortkeyDouble;
@@ -77,7 +27,7 @@ describe('npm start with no configuration (local mode)', () => {
   afterAll(() => portkey.close());
 
   it('prints a working token and curl command, serves the tool, and stops cleanly on SIGTERM via npm', async () => {
-    const s = start('npm', ['start', '--silent'], { PORT: '0' });
+    const s = startChild('npm', ['start', '--silent'], { PORT: '0' });
     await waitFor(() => s.stdout().includes('List the tools:'), 'the local-mode banner');
     const { token, url, curl } = banner(s.stdout());
     observed.secrets.add(token);
@@ -106,7 +56,7 @@ describe('npm start with no configuration (local mode)', () => {
   it('reads PORTKEY_API_KEY from .env, while a real environment variable wins over .env', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pim-'));
     writeFileSync(join(dir, '.env'), `PORTKEY_API_KEY=${DOTENV_KEY}\nPORTKEY_BASE_URL=http://127.0.0.1:1/v1\n`);
-    const s = start(process.execPath, ['--import', tsx, entry], { PORT: '0', PORTKEY_BASE_URL: portkey.url }, dir);
+    const s = startChild(process.execPath, ['--import', tsx, entry], { PORT: '0', PORTKEY_BASE_URL: portkey.url }, dir);
     await waitFor(() => s.stdout().includes('List the tools:'), 'the local-mode banner');
     const { token, url } = banner(s.stdout());
     observed.secrets.add(token);
@@ -121,19 +71,19 @@ describe('npm start with no configuration (local mode)', () => {
   });
 
   it('refuses to bind a non-loopback address in local mode, and says why', async () => {
-    const s = start(process.execPath, ['--import', tsx, entry], { PORT: '0', HOST: '0.0.0.0' });
+    const s = startChild(process.execPath, ['--import', tsx, entry], { PORT: '0', HOST: '0.0.0.0' });
     expect(await s.exited).toBe(1);
     expect(s.stderr()).toMatch(/Refusing to listen on 0\.0\.0\.0 in local mode.*AUTH_JWT_SECRET/);
   });
 
   it('stops start-up on a wrong value, naming the variable and the fix', async () => {
-    const s = start(process.execPath, ['--import', tsx, entry], { PORT: 'eighty' });
+    const s = startChild(process.execPath, ['--import', tsx, entry], { PORT: 'eighty' });
     expect(await s.exited).toBe(1);
     expect(s.stderr()).toMatch(/Invalid PORT: .*Expected a whole number from 0 to 65535/);
   });
 
   it('refuses a signing secret under 32 bytes', async () => {
-    const s = start(process.execPath, ['--import', tsx, entry], { PORT: '0', AUTH_JWT_SECRET: 'short-SECRET' });
+    const s = startChild(process.execPath, ['--import', tsx, entry], { PORT: '0', AUTH_JWT_SECRET: 'short-SECRET' });
     observed.secrets.add('short-SECRET');
     expect(await s.exited).toBe(1);
     expect(s.stderr()).toMatch(/AUTH_JWT_SECRET is too short \(12 bytes\): use at least 32 bytes/);
