@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { createMemoryRateLimiter, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { authenticate } from './http/authenticate.js';
-import { checkOrigin } from './http/origin.js';
+import { guardRequestSource, requestSourcePolicy } from './http/dns-rebinding.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
 import { readMcpMessage } from './http/read-mcp-message.js';
 import { stepUpForAdminInvite } from './http/step-up.js';
@@ -84,12 +84,13 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     );
   }
 
-  // MCP transports §"Security Warning": validate Origin on every request to prevent DNS rebinding.
-  app.use('/mcp', checkOrigin(config.allowedOrigins));
+  // MCP transports §"Security Warning": validate Origin (and Host) to prevent DNS rebinding.
+  const sources = requestSourcePolicy(config);
+  app.use('/mcp', guardRequestSource(sources));
   app.use(
     '/mcp',
     cors({
-      origin: (origin) => (config.allowedOrigins.includes('*') || config.allowedOrigins.includes(origin) ? origin : null),
+      origin: (origin) => (origin && sources.originAllowed(origin) ? origin : null),
       allowMethods: ['POST', 'GET', 'DELETE', 'OPTIONS'],
       allowHeaders: CORS_ALLOW_HEADERS,
       exposeHeaders: CORS_EXPOSE_HEADERS,
@@ -127,6 +128,12 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}. The MCP endpoint is POST /mcp.` }, 404));
   app.onError((err, c) => {
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
+    if (c.req.raw.signal.aborted) {
+      // The client went away, or Node cut off a body that stalled past requestTimeout (slow-loris),
+      // while the body was being read: the client's doing, not a server fault.
+      logger.info('http.client_aborted', { request_id: c.get('requestId') });
+      return jsonRpcError(c, 400, -32000, 'The connection closed before the request body arrived.', { closeConnection: true });
+    }
     logger.error('http.unhandled_error', { request_id: c.get('requestId'), error: err.name });
     return jsonRpcError(c, 500, -32603, `Internal server error (request id ${c.get('requestId')}).`);
   });

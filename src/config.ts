@@ -14,6 +14,7 @@ export const DEFAULT_PORTKEY_BASE_URL = 'https://api.portkey.ai/v1';
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_REQUIRED_SCOPES = ['portkey.invite'];
 export const DEFAULT_ADMIN_SCOPE = 'portkey.invite.admin';
+export const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
 
 const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 const ASYMMETRIC_ALGORITHMS = [
@@ -56,6 +57,10 @@ export interface Config {
   /** invite_user calls per minute; 0 turns a limit off. */
   rateLimits: { tenantPerMinute: number; callerPerMinute: number };
   allowedOrigins: string[];
+  /** Extra Host names accepted besides PUBLIC_URL's (ALLOWED_HOSTS). */
+  allowedHosts: string[];
+  /** True when HOST is a loopback address: DNS-rebinding protection checks Host too. */
+  loopback: boolean;
   maxBodyBytes: number;
 }
 
@@ -89,6 +94,7 @@ const envSchema = z.object({
   PORTKEY_BASE_URL: httpUrl.default(DEFAULT_PORTKEY_BASE_URL),
   PORTKEY_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).default(10_000),
   ALLOWED_ORIGINS: z.string().optional(),
+  ALLOWED_HOSTS: z.string().optional(),
   RATE_LIMIT_TENANT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_CALLER_PER_MINUTE: z.coerce.number().int().min(0).default(20),
 });
@@ -199,6 +205,8 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     portkeyTimeoutMs: e.PORTKEY_TIMEOUT_MS,
     rateLimits: { tenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE, callerPerMinute: e.RATE_LIMIT_CALLER_PER_MINUTE },
     allowedOrigins,
+    allowedHosts: list(e.ALLOWED_HOSTS),
+    loopback: LOOPBACK_HOST.test(e.HOST),
     maxBodyBytes: MAX_BODY_BYTES,
   };
 }

@@ -11,9 +11,8 @@
  *
  * dns-rebinding-protection sends two `initialize` requests straight to the URL: one with
  * `Host: evil.example.com` and `Origin: http://evil.example.com` (expects a 4xx), one with the
- * URL's own `Host: 127.0.0.1:<port>` and `Origin: http://127.0.0.1:<port>` (expects a 2xx). The
- * server rejects browser origins it is not configured for, so this test configures
- * ALLOWED_ORIGINS with the proxy's origin, as an operator would for a browser client.
+ * URL's own `Host: 127.0.0.1:<port>` and `Origin: http://127.0.0.1:<port>` (expects a 2xx). A
+ * loopback-bound server accepts loopback hosts and origins and refuses others, with no setting.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -192,7 +191,6 @@ describe(`MCP conformance suite (${SUITE}, ${NODE_22}) against the real server, 
     server = await startTestServer({
       PORTKEY_API_KEY: SECRETS.portkeyKey,
       PORTKEY_BASE_URL: portkey.url,
-      ALLOWED_ORIGINS: `http://127.0.0.1:${proxyPort}`, // see dns-rebinding-protection above
     });
     bearer = await token();
     proxy = await startAuthProxy({ target: server.url, token: bearer, port: proxyPort });

@@ -1,5 +1,8 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
 import { SECRETS, inviteCall, postMcp, recordingFetch, startTestServer, token, type TestServer } from './support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
 
@@ -222,5 +225,58 @@ describe('protocol-level input', () => {
     const res = await postMcp(server.mcpUrl, inviteCall({ email: 'raw@example.com', role: 'member', workspaces: [] }), auth());
     expect(res.status).toBe(200);
     expect(res.json.result.structuredContent.email).toBe('raw@example.com');
+  });
+});
+
+describe('Host header (DNS rebinding) on a loopback-bound server', () => {
+  it.each(['evil.example.com', 'evil.example.com:80', '169.254.169.254'])('refuses Host %s with 403', async (host) => {
+    const url = new URL(server.mcpUrl);
+    const res = await rawRequest(new http.Agent(), {
+      headers: { ...auth(), host, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(toolsList),
+    });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body).error.message).toMatch(/is not this server's.*PUBLIC_URL.*ALLOWED_HOSTS/);
+    expect(url.hostname).toBe('127.0.0.1');
+  });
+
+  it.each(['127.0.0.1:8787', 'localhost', 'mcp.test', '[::1]:9000'])('accepts Host %s (loopback, or PUBLIC_URL host)', async (host) => {
+    const res = await rawRequest(new http.Agent(), {
+      headers: { ...auth(), host, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(toolsList),
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('accepts loopback origins and its own PUBLIC_URL origin without configuration', async () => {
+    for (const origin of ['http://localhost:5173', 'http://127.0.0.1:3000', 'http://mcp.test']) {
+      const res = await postMcp(server.mcpUrl, toolsList, { ...auth(), origin });
+      expect(res.status, origin).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+    }
+  });
+});
+
+describe('Host header on a server bound to all interfaces', () => {
+  const appFor = (env: Record<string, string>) =>
+    createApp(loadConfig({ HOST: '0.0.0.0', PUBLIC_URL: 'https://mcp.example.com', AUTH_JWT_SECRET: SECRETS.jwtSecret, ...env }), {
+      logger: createLogger(() => {}),
+    }).app;
+
+  it('does not check Host unless ALLOWED_HOSTS is set (a proxy may rewrite it)', async () => {
+    const res = await appFor({}).request('http://internal-lb:8787/mcp', { method: 'GET' });
+    expect(res.status).toBe(405);
+  });
+
+  it('with ALLOWED_HOSTS, refuses other hosts and accepts the listed and PUBLIC_URL ones', async () => {
+    const app = appFor({ ALLOWED_HOSTS: 'mcp-internal.example.com' });
+    expect((await app.request('http://evil.example.com/mcp', { method: 'GET' })).status).toBe(403);
+    expect((await app.request('http://mcp-internal.example.com/mcp', { method: 'GET' })).status).toBe(405);
+    expect((await app.request('https://mcp.example.com/mcp', { method: 'GET' })).status).toBe(405);
+  });
+
+  it('does not accept loopback origins when not bound to loopback', async () => {
+    const res = await appFor({}).request('https://mcp.example.com/mcp', { method: 'GET', headers: { origin: 'http://localhost:5173' } });
+    expect(res.status).toBe(403);
   });
 });

@@ -11,8 +11,8 @@ export function jsonRpcError(
   status: ContentfulStatusCode,
   code: number,
   message: string,
-  options: { closeConnection?: boolean } = {},
+  options: { closeConnection?: boolean; id?: string | number } = {},
 ): Response {
   if (options.closeConnection) c.header('Connection', 'close');
-  return c.json({ jsonrpc: '2.0', error: { code, message }, id: null }, status);
+  return c.json({ jsonrpc: '2.0', error: { code, message }, id: options.id ?? null }, status);
 }

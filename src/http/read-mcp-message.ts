@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { CallToolRequestSchema, InitializeRequestSchema, ListToolsRequestSchema, PingRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { jsonRpcError } from './json-rpc-error.js';
 
 export interface McpMessage {
@@ -37,6 +38,8 @@ export async function readMcpMessage(c: Context): Promise<McpMessage | Response>
     // JSON-RPC batching was removed from MCP in revision 2025-06-18.
     return jsonRpcError(c, 400, -32600, 'Invalid Request: JSON-RPC batches are not supported; send one message per POST.');
   }
+  const invalid = invalidParams(body);
+  if (invalid) return jsonRpcError(c, 400, -32602, `Invalid params for ${invalid.method}: ${invalid.detail}.`, { id: invalid.id });
   let request = c.req.raw;
   if (!accept || !/application\/json/i.test(accept) || !/text\/event-stream/i.test(accept)) {
     const headers = new Headers(request.headers);
@@ -44,4 +47,31 @@ export async function readMcpMessage(c: Context): Promise<McpMessage | Response>
     request = new Request(request.url, { method: 'POST', headers });
   }
   return { request, body };
+}
+
+/** The requests this server answers, with the SDK's own schemas for them (a Map: no inherited keys). */
+const REQUEST_SCHEMAS = new Map<string, typeof PingRequestSchema | typeof InitializeRequestSchema | typeof ListToolsRequestSchema | typeof CallToolRequestSchema>([
+  ['initialize', InitializeRequestSchema],
+  ['ping', PingRequestSchema],
+  ['tools/list', ListToolsRequestSchema],
+  ['tools/call', CallToolRequestSchema],
+]);
+
+/**
+ * A request whose params do not fit the method (tools/call without a name, non-object
+ * arguments…). The SDK would answer it with -32603 "Internal error" and a dump of schema issues;
+ * it is the caller's mistake, so it gets -32602 naming each problem.
+ */
+function invalidParams(body: unknown): { method: string; id: string | number; detail: string } | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const m = body as { jsonrpc?: unknown; id?: unknown; method?: unknown };
+  // Anything that is not a well-formed request is left to the SDK transport.
+  if (m.jsonrpc !== '2.0' || typeof m.method !== 'string' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined;
+  const parsed = REQUEST_SCHEMAS.get(m.method)?.safeParse(body);
+  if (!parsed || parsed.success) return undefined;
+  const detail = parsed.error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.map(String).join('.') || 'message'}: ${issue.message}`)
+    .join('; ');
+  return { method: m.method, id: m.id, detail };
 }

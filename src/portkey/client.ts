@@ -94,7 +94,10 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       const status = response.status;
 
       if (status < 200 || status > 299) {
-        throw refused(status, readPortkeyError(text), response.headers, target.label, body.email);
+        const error = readPortkeyError(text);
+        // Portkey's message is shown to the caller: never let it carry the tenant's key back.
+        if (error.message) error.message = error.message.split(target.apiKey).join('[redacted]');
+        throw refused(status, error, response.headers, target.label, body.email);
       }
 
       let parsed: unknown;
@@ -103,15 +106,18 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       } catch {
         throw new PortkeyBadResponseError(
           status,
-          `Portkey answered HTTP ${status} but the body is not JSON (${describeBody(text, response)}), so it is unknown whether the invite was created. ${checkHint}`,
+          `Portkey answered HTTP ${status} but the body is not JSON (${describeBody(text, response)}). The invite may or may not have been created. ${checkHint}`,
         );
       }
       const created = parsed as Partial<InviteCreated> | null;
       if (!created || typeof created.id !== 'string' || !created.id || typeof created.invite_link !== 'string' || !created.invite_link) {
-        const missing = ['id', 'invite_link'].filter((k) => typeof (created as Record<string, unknown> | null)?.[k] !== 'string');
+        const missing = ['id', 'invite_link'].filter((k) => {
+          const v = (created as Record<string, unknown> | null)?.[k];
+          return typeof v !== 'string' || !v;
+        });
         throw new PortkeyBadResponseError(
           status,
-          `Portkey answered HTTP ${status} without the documented ${missing.join(' and ') || 'fields'} (expected {"id", "invite_link"}), so the result cannot be confirmed. ${checkHint}`,
+          `Portkey answered HTTP ${status} without the documented ${missing.join(' and ')} (expected {"id", "invite_link"}). The invite may or may not have been created. ${checkHint}`,
         );
       }
       return { value: { id: created.id, invite_link: created.invite_link }, status, latencyMs };
