@@ -11,7 +11,6 @@ import { mintToken } from './auth/mint.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
 export interface RunningServer {
@@ -22,24 +21,49 @@ export interface RunningServer {
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function startNodeServer(config: Config, deps: AppDeps = {}): Promise<RunningServer> {
-  if (config.localMode && !LOOPBACK.test(config.host)) {
+/** How long a client may take (ms); see node:http Server. Tests shorten them. */
+export interface NodeServerTimeouts {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  /** How often Node checks headersTimeout/requestTimeout (its default, 30 s, would double them). */
+  connectionsCheckingInterval: number;
+}
+
+const DEFAULT_TIMEOUTS: NodeServerTimeouts = {
+  headersTimeout: 15_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  connectionsCheckingInterval: 1_000,
+};
+
+export async function startNodeServer(
+  config: Config,
+  deps: AppDeps = {},
+  timeoutOverrides: Partial<NodeServerTimeouts> = {},
+): Promise<RunningServer> {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...timeoutOverrides };
+  if (config.localMode && !config.loopback) {
     throw new ConfigError(
       `Refusing to listen on ${config.host} in local mode: no AUTH_JWT_SECRET, AUTH_PUBLIC_KEY or AUTH_JWKS_URL is set, ` +
         'so tokens are signed with a throw-away secret meant for this machine only. Configure one of them, or use HOST=127.0.0.1.',
     );
   }
-  const { fetch, warmUp } = createApp(config, deps);
+  // Default logger: JSON lines to stdout, batched per event-loop turn.
+  const { fetch, warmUp } = createApp(config, { ...deps, logger: deps.logger ?? createLogger(batchedStdout().write) });
   void warmUp();
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    const s = serve(
+      { fetch, port: config.port, hostname: config.host, serverOptions: { connectionsCheckingInterval: timeouts.connectionsCheckingInterval } },
+      () => resolve(s),
+    );
     s.once('error', reject);
   });
   // Bound how long a slow client may hold a socket (slow-loris) without cutting off real calls.
   const http = server as import('node:http').Server;
-  http.headersTimeout = 15_000;
-  http.requestTimeout = 30_000;
-  http.keepAliveTimeout = 5_000;
+  http.headersTimeout = timeouts.headersTimeout;
+  http.requestTimeout = timeouts.requestTimeout;
+  http.keepAliveTimeout = timeouts.keepAliveTimeout;
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
@@ -61,7 +85,8 @@ export async function startNodeServer(config: Config, deps: AppDeps = {}): Promi
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env'); // never overrides a variable already set
-  const logger = createLogger();
+  const stdout = batchedStdout();
+  const logger = createLogger(stdout.write);
   let config: Config;
   try {
     config = loadConfig(readNodeEnv(process.env));
@@ -89,11 +114,38 @@ async function main(): Promise<void> {
     logger.info('server.stopping', { signal });
     void running.close().then(() => {
       logger.info('server.stopped', {});
+      stdout.flush();
       process.exit(0);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * Log lines gathered per event-loop turn and written with one syscall: stdout to a pipe or file
+ * is synchronous on Linux, and two lines per request cost a write each otherwise.
+ */
+function batchedStdout(): { write: (line: string) => void; flush: () => void } {
+  let lines: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (lines.length === 0) return;
+    const text = `${lines.join('\n')}\n`;
+    lines = [];
+    process.stdout.write(text);
+  };
+  return {
+    write: (line) => {
+      lines.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
 }
 
 /** The environment as the core expects it: on Node, TENANTS may also come from a file. */

@@ -43,8 +43,7 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
   };
   const verify = async (token: string): Promise<Caller> => {
     try {
-      const { payload } =
-        key.kind === 'secret' ? await jwtVerify(token, key.secret, options) : await jwtVerify(token, key.get, options);
+      const { payload } = await jwtVerify(token, key.get, options);
       // jose only checks that iat is a number; a token issued in the future is not honest.
       if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + auth.clockToleranceSec) {
         throw new InvalidTokenError('ERR_JWT_IAT_IN_FUTURE', 'The token iat claim is in the future');
@@ -54,16 +53,33 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
       throw describe(err);
     }
   };
-  return Object.assign(verify, { warmUp: key.kind === 'getter' ? key.warmUp : async () => {} });
+  return Object.assign(verify, { warmUp: key.warmUp });
 }
 
-type Resolver =
-  | { kind: 'secret'; secret: Uint8Array }
-  | { kind: 'getter'; get: JWTVerifyGetKey; warmUp: () => Promise<void> };
+interface Resolver {
+  get: JWTVerifyGetKey;
+  warmUp: () => Promise<void>;
+}
+
+const HMAC_HASH: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
 
 function keyResolver(auth: AuthConfig): Resolver {
   const source = auth.keySource;
-  if (source.kind === 'secret') return { kind: 'secret', secret: source.secret };
+  if (source.kind === 'secret') {
+    // Import the secret once per algorithm: handing jose raw bytes would re-import it through
+    // WebCrypto on every request.
+    const imported = new Map<string, Promise<CryptoKey>>();
+    const get: JWTVerifyGetKey = (header) => {
+      const alg = header.alg ?? '';
+      let key = imported.get(alg);
+      if (!key) {
+        key = crypto.subtle.importKey('raw', source.secret as BufferSource, { name: 'HMAC', hash: HMAC_HASH[alg] ?? 'SHA-256' }, false, ['verify']);
+        imported.set(alg, key);
+      }
+      return key;
+    };
+    return { get, warmUp: async () => {} };
+  }
   if (source.kind === 'public-key') {
     // A PEM or JWK is imported for a given algorithm; import once per algorithm and keep it.
     const imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
@@ -77,7 +93,7 @@ function keyResolver(auth: AuthConfig): Resolver {
       }
       return key;
     };
-    return { kind: 'getter', get: (header) => importFor(header.alg ?? ''), warmUp: async () => {} };
+    return { get: (header) => importFor(header.alg ?? ''), warmUp: async () => {} };
   }
   return jwksResolver(source.url, source.cooldownMs);
 }
@@ -123,7 +139,7 @@ function jwksResolver(url: URL, cooldownMs: number): Resolver {
       lastError = err;
     }
   };
-  return { kind: 'getter', get, warmUp };
+  return { get, warmUp };
 }
 
 /** Maps jose's stable error codes to short, header-safe descriptions (RFC 6750 §3). */

@@ -1,5 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { toJsonSchemaCompat } from '@modelcontextprotocol/sdk/server/zod-json-schema-compat.js';
+import { ListToolsRequestSchema, type ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import type { Caller } from '../auth/caller.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
@@ -38,18 +40,36 @@ export interface McpCall {
 export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promise<Response> {
   // @cfworker/json-schema interprets schemas; Ajv (the SDK default) compiles code, which workerd forbids.
   const jsonSchemaValidator = new CfWorkerJsonSchemaValidator();
+  const toolsList = listTools();
 
   return async ({ request, parsedBody, caller, requestId }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
     server.registerTool(INVITE_USER, inviteUserDefinition, (args) => runInviteUser(args, caller, requestId, deps));
+    // The tool list never changes: answer tools/list with the listing built at start-up rather
+    // than converting the zod schemas to JSON Schema on every call.
+    server.server.setRequestHandler(ListToolsRequestSchema, () => toolsList);
 
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
-    try {
-      return await transport.handleRequest(request, { parsedBody });
-    } finally {
-      void server.close();
-    }
+    // In JSON-response mode the response is complete only when every handler has finished, so
+    // nothing is left in flight: the server and transport are simply dropped for the GC.
+    // (Closing them would build a "Connection closed" error with a stack trace per request.)
+    return transport.handleRequest(request, { parsedBody });
+  };
+}
+
+/** tools/list as McpServer would build it (same conversion, same options), computed once. */
+function listTools(): ListToolsResult {
+  const { inputSchema, outputSchema, ...rest } = inviteUserDefinition;
+  return {
+    tools: [
+      {
+        name: INVITE_USER,
+        ...rest,
+        inputSchema: toJsonSchemaCompat(inputSchema, { strictUnions: true, pipeStrategy: 'input' }) as ListToolsResult['tools'][number]['inputSchema'],
+        outputSchema: toJsonSchemaCompat(outputSchema, { strictUnions: true, pipeStrategy: 'output' }) as ListToolsResult['tools'][number]['outputSchema'],
+      },
+    ],
   };
 }
 
