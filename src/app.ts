@@ -1,7 +1,6 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { createTokenVerifier } from './auth/verifier.js';
 import type { Caller } from './auth/caller.js';
 import { bearerChallenge, hasAuthorizationServer, protectedResourceMetadata } from './auth/challenge.js';
@@ -10,6 +9,8 @@ import { createMemoryRateLimiter, type InviteRateLimiters } from './limits/rate-
 import { createLogger, type Logger } from './log.js';
 import { authenticate } from './http/authenticate.js';
 import { guardRequestSource, requestSourcePolicy } from './http/dns-rebinding.js';
+import { bodyLimitByLength, onlyWithOrigin } from './http/fast-paths.js';
+import { requestId, type RequestIdVariables } from './http/request-id.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
 import { readMcpMessage } from './http/read-mcp-message.js';
 import { stepUpForAdminInvite } from './http/step-up.js';
@@ -89,23 +90,24 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   app.use('/mcp', guardRequestSource(sources));
   app.use(
     '/mcp',
-    cors({
-      origin: (origin) => (origin && sources.originAllowed(origin) ? origin : null),
-      allowMethods: ['POST', 'GET', 'DELETE', 'OPTIONS'],
-      allowHeaders: CORS_ALLOW_HEADERS,
-      exposeHeaders: CORS_EXPOSE_HEADERS,
-      maxAge: 600,
-    }),
+    onlyWithOrigin(
+      cors({
+        origin: (origin) => (sources.originAllowed(origin) ? origin : null),
+        allowMethods: ['POST', 'GET', 'DELETE', 'OPTIONS'],
+        allowHeaders: CORS_ALLOW_HEADERS,
+        exposeHeaders: CORS_EXPOSE_HEADERS,
+        maxAge: 600,
+      }),
+    ),
   );
+
+  const tooLarge = (c: Context) =>
+    jsonRpcError(c, 413, -32600, `Request body too large: the limit is ${config.maxBodyBytes} bytes.`, { closeConnection: true });
 
   app.post(
     '/mcp',
     authenticate({ config, verify, logger }),
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: (c) =>
-        jsonRpcError(c, 413, -32600, `Request body too large: the limit is ${config.maxBodyBytes} bytes.`, { closeConnection: true }),
-    }),
+    bodyLimitByLength(config.maxBodyBytes, tooLarge, bodyLimit({ maxSize: config.maxBodyBytes, onError: tooLarge })),
     async (c) => {
       const caller = c.get('caller')!;
       const message = await readMcpMessage(c);

@@ -121,6 +121,16 @@ describe('invite_user: Portkey refusals', () => {
     expect(invitePosts()).toHaveLength(1); // never retried
   });
 
+  it('does not follow a redirect, so the admin key is never sent to another host', async () => {
+    const elsewhere = await startPortkeyDouble({ adminKeys: [SECRETS.portkeyKey] });
+    portkey.failNext({ kind: 'status', status: 307, rawBody: '', headers: { location: `${elsewhere.url}/admin/users/invites` } });
+    const result = await call({ email: 'jane@example.com', role: 'member', workspaces: [] });
+    await elsewhere.close();
+    expect(result.isError).toBe(true);
+    expect(resultText(result)).toMatch(/HTTP 307\).*redirect, which this server does not follow.*no invite was created/);
+    expect(elsewhere.requests).toHaveLength(0);
+  });
+
   it('reads the gateway error shape too', async () => {
     portkey.failNext({ kind: 'status', status: 400, body: { error: { message: 'bad role', type: 'invalid_request', code: null, param: null } } });
     const result = await call({ email: 'jane@example.com', role: 'member', workspaces: [] });

@@ -79,6 +79,9 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
           },
           body: JSON.stringify(body),
           signal,
+          // Never follow a redirect: it would resend the admin key (a custom header, which fetch
+          // does not strip across origins) and the invite to wherever the Location points.
+          redirect: 'manual',
         });
       } catch (err) {
         throw transportError(err, url, timeoutMs, checkHint);
@@ -168,6 +171,13 @@ function refused(status: number, error: PortkeyErrorBody, headers: Headers, labe
       break;
     case 409:
       advice = `${email} is most likely already invited or already a member; nothing new was created. List the organisation's invites and members for this email instead of inviting again.`;
+      break;
+    case 301:
+    case 302:
+    case 303:
+    case 307:
+    case 308:
+      advice = `Portkey answered with a redirect, which this server does not follow (it would send the admin key elsewhere), so no invite was created. The operator should check the Portkey base URL configured for ${label} (for the public API it ends in /v1).`;
       break;
     case 402:
       advice = "The Portkey organisation's subscription is exhausted; an organisation owner must upgrade it before more users can be invited.";
