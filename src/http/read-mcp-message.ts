@@ -38,6 +38,9 @@ export async function readMcpMessage(c: Context): Promise<McpMessage | Response>
     // JSON-RPC batching was removed from MCP in revision 2025-06-18.
     return jsonRpcError(c, 400, -32600, 'Invalid Request: JSON-RPC batches are not supported; send one message per POST.');
   }
+  if (!isJsonRpcMessage(body)) {
+    return jsonRpcError(c, 400, -32600, 'Invalid Request: expected one JSON-RPC 2.0 message, {"jsonrpc": "2.0", "method": "...", "id": ...}.');
+  }
   const invalid = invalidParams(body);
   if (invalid) return jsonRpcError(c, 400, -32602, `Invalid params for ${invalid.method}: ${invalid.detail}.`, { id: invalid.id });
   let request = c.req.raw;
@@ -47,6 +50,15 @@ export async function readMcpMessage(c: Context): Promise<McpMessage | Response>
     request = new Request(request.url, { method: 'POST', headers });
   }
   return { request, body };
+}
+
+/** JSON-RPC 2.0 §4 and §5: a request or notification (method), or a response (result/error with an id). */
+function isJsonRpcMessage(body: unknown): boolean {
+  if (!body || typeof body !== 'object') return false;
+  const m = body as { jsonrpc?: unknown; method?: unknown; id?: unknown; result?: unknown; error?: unknown };
+  if (m.jsonrpc !== '2.0') return false;
+  if (typeof m.method === 'string') return m.id === undefined || typeof m.id === 'string' || typeof m.id === 'number';
+  return ('result' in m || 'error' in m) && (typeof m.id === 'string' || typeof m.id === 'number');
 }
 
 /** The requests this server answers, with the SDK's own schemas for them (a Map: no inherited keys). */

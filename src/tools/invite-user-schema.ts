@@ -6,13 +6,13 @@ import { z } from 'zod';
  * against this schema before the handler runs, so invalid input never reaches upstream.
  */
 
-// Printable text without control characters (no CR/LF smuggling into anything downstream).
+// Printable text: no C0/C1 control characters or line/paragraph separators (no CR/LF smuggling).
 const plainText = (max: number) =>
   z
     .string()
     .min(1)
     .max(max)
-    .regex(/^[^\u0000-\u001F\u007F]*$/, 'must not contain control characters');
+    .regex(/^[^\u0000-\u001F\u007F-\u009F\u2028\u2029]*$/, 'must not contain control characters or line breaks');
 
 const workspaceId = z
   .string()
