@@ -131,6 +131,13 @@ describe('invite_user: Portkey refusals', () => {
     expect(elsewhere.requests).toHaveLength(0);
   });
 
+  it('an oversized answer is not read and not reported as success', async () => {
+    portkey.failNext({ kind: 'success-body', body: { id: 'x', invite_link: 'https://app.portkey.ai/i', padding: 'x'.repeat(300 * 1024) } });
+    const result = await call({ email: 'big@example.com', role: 'member', workspaces: [] });
+    expect(result.isError).toBe(true);
+    expect(resultText(result)).toMatch(/HTTP 200 with a body over 262144 bytes.*may or may not have been created/);
+  });
+
   it('reads the gateway error shape too', async () => {
     portkey.failNext({ kind: 'status', status: 400, body: { error: { message: 'bad role', type: 'invalid_request', code: null, param: null } } });
     const result = await call({ email: 'jane@example.com', role: 'member', workspaces: [] });

@@ -184,7 +184,7 @@ const FAULTS: FaultCase[] = [
   {
     label: '503 with an HTML page and Retry-After',
     fault: () => ({ kind: 'status', status: 503, rawBody: HTML_PAGE, contentType: 'text/html', headers: { 'retry-after': '30' } }),
-    message: () => /^Portkey refused the invite \(HTTP 503\)\. Portkey failed on its side/,
+    message: () => /^Portkey refused the invite \(HTTP 503\)\. Portkey failed on its side.*retry no sooner than 30 s \(Portkey's Retry-After\)\.$/,
     outcome: 'portkey_http_503',
     upstreamStatus: 503,
     ambiguous: false,

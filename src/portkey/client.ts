@@ -87,14 +87,21 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
         throw transportError(err, url, timeoutMs, checkHint);
       }
 
-      let text: string;
+      let text: string | undefined;
       try {
-        text = await response.text();
+        text = await readCapped(response, MAX_RESPONSE_BYTES);
       } catch (err) {
         throw transportError(err, url, timeoutMs, checkHint, true);
       }
       const latencyMs = Date.now() - started;
       const status = response.status;
+      if (text === undefined) {
+        throw new PortkeyBadResponseError(
+          status,
+          `Portkey answered HTTP ${status} with a body over ${MAX_RESPONSE_BYTES} bytes, which is not the documented answer; it was not read. ` +
+            `The invite may or may not have been created. ${checkHint}`,
+        );
+      }
 
       if (status < 200 || status > 299) {
         const error = readPortkeyError(text);
@@ -190,13 +197,43 @@ function refused(status: number, error: PortkeyErrorBody, headers: Headers, labe
           : 'Portkey is rate limiting this organisation; no invite was created. Wait a minute before retrying.';
       break;
     }
-    default:
+    default: {
+      const retryAfter = parseRetryAfter(headers.get('retry-after'));
       advice =
         status >= 500
-          ? `Portkey failed on its side, so the invite was probably not created, but it may have been. List pending invites for ${email} before trying again.`
+          ? `Portkey failed on its side, so the invite was probably not created, but it may have been. List pending invites for ${email} before trying again` +
+            (retryAfter !== undefined ? `, and retry no sooner than ${retryAfter} s (Portkey's Retry-After).` : '.')
           : 'Check the arguments and try again.';
+    }
   }
   return new PortkeyRefusedError(status, error.errorCode, `${what} ${advice}`);
+}
+
+/** Portkey's answers are a few hundred bytes; anything far larger is not a real answer. */
+const MAX_RESPONSE_BYTES = 256 * 1024;
+
+/** The body as text, or undefined when it is longer than `max` (then it is not read further). */
+async function readCapped(response: Response, max: number): Promise<string | undefined> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared <= max) return response.text();
+  if (declared > max || !response.body) {
+    await response.body?.cancel().catch(() => {});
+    return declared > max ? undefined : '';
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let size = 0;
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. Returns whole seconds, or undefined. */
