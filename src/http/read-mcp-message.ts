@@ -52,6 +52,26 @@ export async function readMcpMessage(c: Context): Promise<McpMessage | Response>
   return { request, body };
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The shape every well-formed tools/call and tools/list has, checked without zod: the full schema
+ * parse below only runs for the rare message that fails it (the SDK parses every message again).
+ */
+function looksWellFormed(method: string, params: unknown): boolean {
+  if (method === 'tools/call') {
+    return (
+      isPlainObject(params) &&
+      typeof params.name === 'string' &&
+      (params.arguments === undefined || isPlainObject(params.arguments)) &&
+      (params._meta === undefined || isPlainObject(params._meta)) &&
+      params.task === undefined
+    );
+  }
+  if (method === 'tools/list') return params === undefined || (isPlainObject(params) && params.cursor === undefined && params._meta === undefined);
+  return false;
+}
+
 /** JSON-RPC 2.0 §4 and §5: a request or notification (method), or a response (result/error with an id). */
 function isJsonRpcMessage(body: unknown): boolean {
   if (!body || typeof body !== 'object') return false;
@@ -79,6 +99,7 @@ function invalidParams(body: unknown): { method: string; id: string | number; de
   const m = body as { jsonrpc?: unknown; id?: unknown; method?: unknown };
   // Anything that is not a well-formed request is left to the SDK transport.
   if (m.jsonrpc !== '2.0' || typeof m.method !== 'string' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined;
+  if (looksWellFormed(m.method, (body as { params?: unknown }).params)) return undefined;
   const parsed = REQUEST_SCHEMAS.get(m.method)?.safeParse(body);
   if (!parsed || parsed.success) return undefined;
   const detail = parsed.error.issues
