@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../errors.js';
 
 /** What a tenant's callers may grant. An absent list means unrestricted. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The `invite_user` input and output schemas. Bounds on every string and array keep a hostile
