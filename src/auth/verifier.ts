@@ -13,6 +13,7 @@ import {
 } from 'jose';
 import type { AuthConfig } from '../config.js';
 import { callerFromClaims, type Caller } from './caller.js';
+import { createVerifiedTokenCache } from './verified-tokens.js';
 
 /** Why a token was refused; `description` is safe to put in a WWW-Authenticate header. */
 export class InvalidTokenError extends Error {
@@ -41,14 +42,19 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     requiredClaims: ['exp'],
     clockTolerance: auth.clockToleranceSec,
   };
+  const verified = createVerifiedTokenCache({ maxEntries: 10_000, maxAgeMs: 60_000, clockToleranceSec: auth.clockToleranceSec });
   const verify = async (token: string): Promise<Caller> => {
+    const known = verified.get(token, Date.now());
+    if (known) return known;
     try {
       const { payload } = await jwtVerify(token, key.get, options);
       // jose only checks that iat is a number; a token issued in the future is not honest.
       if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + auth.clockToleranceSec) {
         throw new InvalidTokenError('ERR_JWT_IAT_IN_FUTURE', 'The token iat claim is in the future');
       }
-      return callerFromClaims(payload, auth.tenantClaim);
+      const caller = callerFromClaims(payload, auth.tenantClaim);
+      verified.set(token, caller, Date.now());
+      return caller;
     } catch (err) {
       throw describe(err);
     }
