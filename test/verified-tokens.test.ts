@@ -16,7 +16,7 @@ describe('verified-token cache', () => {
   });
 
   it('never serves a token past its exp plus the clock tolerance', () => {
-    const c = cache();
+    const c = createVerifiedTokenCache({ maxEntries: 3, maxAgeMs: 600_000, clockToleranceSec: 60 });
     c.set('t', caller({ exp: T0 / 1000 + 10 }), T0);
     expect(c.get('t', T0 + 69_000)).toBeDefined();
     expect(c.get('t', T0 + 70_000)).toBeUndefined();
