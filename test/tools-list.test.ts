@@ -45,6 +45,7 @@ describe('tools/list', () => {
 
   it('announces the server and the tools capability on initialize', () => {
     expect(client.getServerVersion()).toMatchObject({ name: 'portkey-invite-mcp' });
-    expect(client.getServerCapabilities()?.tools).toBeDefined();
+    // Stateless: no stream on which a list_changed notification could ever be sent.
+    expect(client.getServerCapabilities()?.tools).toEqual({ listChanged: false });
   });
 });

@@ -48,6 +48,8 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
     // The tool list never changes: answer tools/list with the listing built at start-up rather
     // than converting the zod schemas to JSON Schema on every call.
     server.server.setRequestHandler(ListToolsRequestSchema, () => toolsList);
+    // registerTool announces tools.listChanged, but a stateless server has no stream to send it on.
+    server.server.registerCapabilities({ tools: { listChanged: false } });
 
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
