@@ -27,7 +27,6 @@ import {
   freePort,
   postMcp,
   rememberSecret,
-  startTestServer,
   type TestServer,
   serverPool,
 } from './support/harness.js';

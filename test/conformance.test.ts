@@ -14,19 +14,18 @@
  * URL's own `Host: 127.0.0.1:<port>` and `Origin: http://127.0.0.1:<port>` (expects a 2xx). A
  * loopback-bound server accepts loopback hosts and origins and refuses others, with no setting.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthProxy, type AuthProxy } from './support/auth-proxy.js';
 import { freePort, observed, SECRETS, startTestServer, token, type TestServer } from './support/harness.js';
+import { NODE_22, resolveNode22Tool, run, type RunResult } from './support/node22.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
 
-const NODE_22 = 'node@22.23.3';
 const SUITE = '@modelcontextprotocol/conformance@0.1.16';
 const EXPECTED_FAILURES_FILE = fileURLToPath(new URL('./conformance-expected-failures.txt', import.meta.url));
 
@@ -37,73 +36,9 @@ const MUST_PASS = ['server-initialize', 'ping', 'tools-list', 'tools-call-error'
 // Child processes: own process group each, killed by group if still running after a test.
 // ---------------------------------------------------------------------------------------------
 
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-const children = new Set<ChildProcess>();
-
-function killGroup(child: ChildProcess): void {
-  try {
-    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
-}
-
-function run(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? tmpdir(), env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => killGroup(child), opts.timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(new Error(`cannot start ${cmd}: ${err.message}`)); // not err itself: its spawnargs hold the token
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - started) });
-    });
-  });
-}
-
-function killAll(): void {
-  for (const c of children) killGroup(c);
-}
-afterEach(killAll);
-afterAll(killAll);
-
-/** The environment npx needs: PATH, the real HOME (~/.npmrc, ~/.npm), npm settings and proxies. */
-function npxEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME ?? homedir() };
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(npm_config_|https?_proxy$|no_proxy$)/i.test(k) && !/^npm_config_(local_prefix|prefix)$/i.test(k)) env[k] = v;
-  }
-  return { ...env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_loglevel: 'error' };
-}
-
-/** Installs (first time) or finds (later) Node 22 and the suite, and returns their paths. */
 async function resolveSuite(): Promise<{ node: string; conformance: string; version: string }> {
-  const r = await run('npx', ['-y', '-p', NODE_22, '-p', SUITE, 'sh', '-c', 'command -v node && command -v conformance && node --version'], {
-    env: npxEnv(),
-    timeoutMs: 170_000,
-  });
-  const [node, conformance, version] = r.stdout.trim().split('\n');
-  if (r.code !== 0 || !node?.startsWith('/') || !conformance?.startsWith('/') || !version) {
-    throw new Error(`npx could not provide ${NODE_22} and ${SUITE} (exit ${r.code ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
-  }
-  return { node, conformance, version };
+  const { node, tool, version } = await resolveNode22Tool(SUITE, 'conformance');
+  return { node, conformance: tool, version };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,85 +12,19 @@
  * message, the CLI's own output is checked for it by setup.ts (via `observed.responses`), and the
  * throw-away HOME the CLI writes its state into is checked for it too.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { observed, SECRETS, startTestServer, token, type TestServer } from './support/harness.js';
+import { NODE_22, resolveNode22Tool, run, type RunResult } from './support/node22.js';
 import { ALREADY_INVITED, startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
 
-const NODE_22 = 'node@22.23.3';
 const INSPECTOR = '@modelcontextprotocol/inspector@2.12.0';
 
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-const children = new Set<ChildProcess>();
-
-function killGroup(child: ChildProcess): void {
-  try {
-    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
-}
-
-/** Runs a command in its own process group; kills the whole group after `timeoutMs`. */
-function run(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? tmpdir(), env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => killGroup(child), opts.timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(new Error(`cannot start ${cmd}: ${err.message}`)); // not err itself: its spawnargs hold the token
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - started) });
-    });
-  });
-}
-
-function killAll(): void {
-  for (const c of children) killGroup(c);
-}
-afterEach(killAll);
-afterAll(killAll);
-
-/** The environment npx needs: PATH, the real HOME (~/.npmrc, ~/.npm), npm settings and proxies. */
-function npxEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME ?? homedir() };
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(npm_config_|https?_proxy$|no_proxy$)/i.test(k) && !/^npm_config_(local_prefix|prefix)$/i.test(k)) env[k] = v;
-  }
-  return { ...env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_loglevel: 'error' };
-}
-
-/** Installs (first time) or finds (later) Node 22 and the Inspector, and returns their paths. */
 async function resolveInspector(): Promise<{ node: string; inspector: string; version: string }> {
-  const r = await run('npx', ['-y', '-p', NODE_22, '-p', INSPECTOR, 'sh', '-c', 'command -v node && command -v mcp-inspector && node --version'], {
-    env: npxEnv(),
-    timeoutMs: 170_000,
-  });
-  const [node, inspector, version] = r.stdout.trim().split('\n');
-  if (r.code !== 0 || !node?.startsWith('/') || !inspector?.startsWith('/') || !version) {
-    throw new Error(`npx could not provide ${NODE_22} and ${INSPECTOR} (exit ${r.code ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
-  }
-  return { node, inspector, version };
+  const { node, tool, version } = await resolveNode22Tool(INSPECTOR, 'mcp-inspector');
+  return { node, inspector: tool, version };
 }
 
 /** Every file under `dir`, recursively. */

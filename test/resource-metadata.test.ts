@@ -2,8 +2,8 @@
  * RFC 9728 protected resource metadata, and the `resource_metadata` pointer in the 401 challenge,
  * through the real Node server on loopback.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { postMcp, recordingFetch, startTestServer, type TestServer, serverPool } from './support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { postMcp, recordingFetch, type TestServer, serverPool } from './support/harness.js';
 
 const ISSUER = 'https://issuer.test';
 const PATHS = ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource'];
