@@ -4,7 +4,7 @@ import { cors } from 'hono/cors';
 import { createTokenVerifier } from './auth/verifier.js';
 import type { Caller } from './auth/caller.js';
 import { bearerChallenge, hasAuthorizationServer, protectedResourceMetadata } from './auth/challenge.js';
-import type { Config } from './config.js';
+import { allScopes, type Config } from './config.js';
 import { createMemoryRateLimiter, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { authenticate } from './http/authenticate.js';
@@ -54,8 +54,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     rateLimiters: deps.rateLimiters ?? memoryRateLimiters(config),
     logger,
   });
-  const scopesSupported = [...new Set([...config.auth.requiredScopes, ...(config.auth.adminScope ? [config.auth.adminScope] : [])])];
-  const metadata = protectedResourceMetadata(config, scopesSupported);
+  const metadata = protectedResourceMetadata(config, allScopes(config.auth));
 
   const app = new Hono<AppEnv>();
   app.use(requestId());

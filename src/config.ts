@@ -41,6 +41,11 @@ export interface AuthConfig {
   clockToleranceSec: number;
 }
 
+/** Every scope this server knows: the required ones and the admin scope (RFC 9728 scopes_supported). */
+export function allScopes(auth: AuthConfig): string[] {
+  return [...new Set([...auth.requiredScopes, ...(auth.adminScope ? [auth.adminScope] : [])])];
+}
+
 export interface Config {
   port: number;
   host: string;

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { createApp, type AppDeps } from './app.js';
 import { mintToken } from './auth/mint.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { allScopes, ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -171,7 +171,7 @@ async function printLocalBanner(config: Config, running: RunningServer, logger: 
     audience: config.auth.audience,
     issuer: config.auth.issuer,
     subject: 'local-user',
-    scopes: [...new Set([...config.auth.requiredScopes, ...(config.auth.adminScope ? [config.auth.adminScope] : [])])],
+    scopes: allScopes(config.auth),
     claims,
     ttlSeconds: 3600,
   });
