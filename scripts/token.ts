@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { mintToken, parseTtl } from '../src/auth/mint.js';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { readNodeEnv } from '../src/node.js';
+import { ConfigError } from '../src/config.js';
+import { loadNodeConfig } from '../src/node.js';
 
 function fail(message: string): never {
   console.error(message);
@@ -36,7 +36,7 @@ if (!values.sub) fail('Give the caller with --sub <subject>, e.g. --sub alice.')
 
 let config;
 try {
-  config = loadConfig(readNodeEnv(process.env));
+  config = loadNodeConfig(process.env);
 } catch (err) {
   if (err instanceof ConfigError) fail(`Configuration error: ${err.message}`);
   throw err;

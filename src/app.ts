@@ -3,7 +3,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { createTokenVerifier } from './auth/verifier.js';
 import type { Caller } from './auth/caller.js';
-import { bearerChallenge, hasAuthorizationServer, protectedResourceMetadata } from './auth/challenge.js';
+import { hasAuthorizationServer, protectedResourceMetadata } from './auth/challenge.js';
+import { bearerError } from './http/bearer-error.js';
 import { allScopes, type Config } from './config.js';
 import { createMemoryRateLimiter, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
@@ -113,8 +114,8 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
       if (message instanceof Response) return message;
       const stepUp = await stepUpForAdminInvite({ config, caller, message: message.body, resolveTenant, logger, requestId: c.get('requestId') });
       if (stepUp) {
-        c.header('WWW-Authenticate', bearerChallenge(config, { error: 'insufficient_scope', scopes: stepUp.scopes, description: stepUp.description }));
-        return c.json({ error: 'insufficient_scope', error_description: stepUp.description }, 403);
+        const { scopes, description } = stepUp;
+        return bearerError(c, config, 403, { error: 'insufficient_scope', scopes, description }, { error: 'insufficient_scope', error_description: description });
       }
       return handleMcp({ request: message.request, parsedBody: message.body, caller, requestId: c.get('requestId') });
     },

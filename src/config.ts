@@ -93,8 +93,6 @@ const envSchema = z.object({
   AUTH_ADMIN_SCOPE: z.string().optional(),
   TENANT_CLAIM: z.string().min(1).default('org_id'),
   TENANTS: z.string().optional(),
-  /** Set by the Node entry when TENANTS came from TENANTS_FILE, so messages name the file. */
-  TENANTS_SOURCE: z.string().optional(),
   PORTKEY_API_KEY: z.string().optional(),
   PORTKEY_BASE_URL: httpUrl.default(DEFAULT_PORTKEY_BASE_URL),
   PORTKEY_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).default(10_000),
@@ -132,6 +130,8 @@ export function canonicalBase(url: string): string {
 export interface LoadOptions {
   /** Tenants can also come from a store looked up per request (Workers KV). */
   externalTenants?: boolean;
+  /** Where TENANTS came from, for messages (the Node entry reads it from TENANTS_FILE). */
+  tenantsSource?: string;
 }
 
 export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
@@ -178,7 +178,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     throw new ConfigError(`Both PORTKEY_API_KEY and ${multi} are set: choose one (PORTKEY_API_KEY for one tenant, ${multi} for several).`);
   }
   const tenants: TenantTable = multi
-    ? { mode: 'multi', tenants: e.TENANTS ? parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL, e.TENANTS_SOURCE ?? 'TENANTS') : new Map() }
+    ? { mode: 'multi', tenants: e.TENANTS ? parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL, options.tenantsSource ?? 'TENANTS') : new Map() }
     : { mode: 'single', tenant: { id: 'default', apiKey: e.PORTKEY_API_KEY, baseUrl: e.PORTKEY_BASE_URL, allow: {} } };
 
   const allowedOrigins = list(e.ALLOWED_ORIGINS);

@@ -12,13 +12,6 @@ export class ConfigError extends Error {
 /** An error a tool call can end in. `code` is stable (logs and audit lines branch on it). */
 export abstract class ToolError extends Error {
   abstract readonly code: string;
-  /** Upstream HTTP status, when Portkey answered. */
-  readonly upstreamStatus?: number;
-}
-
-/** The arguments are well-formed but cannot be used. */
-export class UserInputError extends ToolError {
-  readonly code = 'invalid_input';
 }
 
 /** The caller's token names no configured tenant. */
@@ -29,7 +22,7 @@ export class TenantError extends ToolError {
 /** The tenant's policy forbids what was asked. */
 export class PolicyError extends ToolError {
   readonly code = 'refused_by_policy';
-  constructor(readonly violations: string[]) {
+  constructor(violations: string[]) {
     super(`Refused by this tenant's policy, nothing was sent to Portkey:\n- ${violations.join('\n- ')}`);
   }
 }
@@ -37,9 +30,6 @@ export class PolicyError extends ToolError {
 /** The caller lacks a scope this particular grant needs (the HTTP layer turns it into a 403 step-up when it can). */
 export class ScopeError extends ToolError {
   readonly code = 'step_up_required';
-  constructor(readonly scope: string, message: string) {
-    super(message);
-  }
 }
 
 /** The server is missing a setting this call needs (e.g. no Portkey key). */
@@ -47,25 +37,25 @@ export class ServerConfigurationError extends ToolError {
   readonly code = 'not_configured';
 }
 
-/** Portkey answered with an error status. */
-export class PortkeyRefusedError extends ToolError {
-  readonly code: string;
-  override readonly upstreamStatus: number;
-  constructor(status: number, errorCode: string | undefined, message: string) {
+/** Portkey answered; `upstreamStatus` is its HTTP status (for the audit line). */
+export abstract class PortkeyAnsweredError extends ToolError {
+  constructor(readonly upstreamStatus: number, message: string) {
     super(message);
-    this.upstreamStatus = status;
+  }
+}
+
+/** Portkey answered with an error status. */
+export class PortkeyRefusedError extends PortkeyAnsweredError {
+  readonly code: string;
+  constructor(status: number, errorCode: string | undefined, message: string) {
+    super(status, message);
     this.code = errorCode ? `portkey_${errorCode}` : `portkey_http_${status}`;
   }
 }
 
-/** Portkey answered 200 with something that is not the documented shape. */
-export class PortkeyBadResponseError extends ToolError {
+/** Portkey answered 2xx with something that is not the documented shape. */
+export class PortkeyBadResponseError extends PortkeyAnsweredError {
   readonly code = 'portkey_bad_response';
-  override readonly upstreamStatus: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.upstreamStatus = status;
-  }
 }
 
 /** Portkey could not be reached; the request was never delivered. */
@@ -86,9 +76,6 @@ export class AmbiguousOutcomeError extends ToolError {
 /** Too many invite_user calls for a tenant or caller; nothing was sent upstream. */
 export class RateLimitedError extends ToolError {
   readonly code = 'rate_limited';
-  constructor(readonly retryAfterSec: number, message: string) {
-    super(message);
-  }
 }
 
 /**

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const logger = createLogger(stdout.write);
   let config: Config;
   try {
-    config = loadConfig(readNodeEnv(process.env));
+    config = loadNodeConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`Configuration error: ${err.message}`);
@@ -159,7 +159,13 @@ export function readNodeEnv(env: NodeJS.ProcessEnv): Record<string, string | und
   } catch (err) {
     throw new ConfigError(`TENANTS_FILE ${JSON.stringify(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): check the path.`);
   }
-  return { ...env, TENANTS: text, TENANTS_SOURCE: `TENANTS_FILE ${JSON.stringify(file)}` };
+  return { ...env, TENANTS: text };
+}
+
+/** The Node configuration: the environment, TENANTS_FILE read in, messages naming the file. */
+export function loadNodeConfig(env: NodeJS.ProcessEnv): Config {
+  const file = env.TENANTS_FILE?.trim();
+  return loadConfig(readNodeEnv(env), { tenantsSource: file ? `TENANTS_FILE ${JSON.stringify(file)}` : undefined });
 }
 
 async function printLocalBanner(config: Config, running: RunningServer, logger: Logger): Promise<void> {

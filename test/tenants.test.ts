@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_PORTKEY_BASE_URL, loadConfig } from '../src/config.js';
-import { readNodeEnv } from '../src/node.js';
+import { loadNodeConfig, readNodeEnv } from '../src/node.js';
 import {
   SECRETS,
   connectClient,
@@ -394,7 +394,7 @@ describe('TENANTS_FILE (Node)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const loadFromNode = (env: Record<string, string | undefined>) => loadConfig(readNodeEnv(env));
+  const loadFromNode = (env: Record<string, string | undefined>) => loadNodeConfig(env);
 
   it('a readable file is used as TENANTS', () => {
     const file = join(dir, 'tenants.json');

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app.js';
-import { bearerChallenge } from '../auth/challenge.js';
+import { bearerError } from './bearer-error.js';
 import { InvalidTokenError, type TokenVerifier } from '../auth/verifier.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -19,21 +19,15 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
       // RFC 6750 §3.1: no credentials, or another scheme (Basic…), gets a bare challenge without
       // an error code; only a malformed Bearer header is an invalid_request.
       const malformed = header !== undefined && /^bearer(\s|$)/i.test(header);
-      c.header('Connection', 'close');
-      c.header(
-        'WWW-Authenticate',
-        bearerChallenge(config, {
-          scopes: required,
-          ...(malformed ? { error: 'invalid_request', description: 'The Authorization header must be "Bearer <token>"' } : {}),
-        }),
-      );
-      return c.json(
-        {
-          error: malformed ? 'invalid_request' : 'unauthorized',
-          error_description: malformed ? 'The Authorization header must be "Bearer <token>".' : 'This server needs a bearer token: send "Authorization: Bearer <JWT>".',
-        },
-        401,
-      );
+      return malformed
+        ? bearerError(
+            c,
+            config,
+            401,
+            { scopes: required, error: 'invalid_request', description: 'The Authorization header must be "Bearer <token>"' },
+            { error: 'invalid_request', error_description: 'The Authorization header must be "Bearer <token>".' },
+          )
+        : bearerError(c, config, 401, { scopes: required }, { error: 'unauthorized', error_description: 'This server needs a bearer token: send "Authorization: Bearer <JWT>".' });
     }
     let caller;
     try {
@@ -41,9 +35,7 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
     } catch (err) {
       const e = err instanceof InvalidTokenError ? err : new InvalidTokenError('ERR_UNKNOWN', 'The token could not be verified');
       logger.info('auth.rejected', { request_id: c.get('requestId'), reason: e.code });
-      c.header('Connection', 'close');
-      c.header('WWW-Authenticate', bearerChallenge(config, { error: 'invalid_token', description: e.description, scopes: required }));
-      return c.json({ error: 'invalid_token', error_description: `${e.description}.` }, 401);
+      return bearerError(c, config, 401, { error: 'invalid_token', description: e.description, scopes: required }, { error: 'invalid_token', error_description: `${e.description}.` });
     }
     c.set('caller', caller);
     if (caller.tenantId) c.set('tenant', caller.tenantId);
@@ -51,9 +43,7 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
     if (missing.length) {
       // RFC 6750 §3.1 / MCP authorization "scope challenge": name every scope the operation needs.
       const description = `The token lacks the required scope(s): ${missing.join(' ')}`;
-      c.header('Connection', 'close');
-      c.header('WWW-Authenticate', bearerChallenge(config, { error: 'insufficient_scope', description, scopes: required }));
-      return c.json({ error: 'insufficient_scope', error_description: `${description}.` }, 403);
+      return bearerError(c, config, 403, { error: 'insufficient_scope', description, scopes: required }, { error: 'insufficient_scope', error_description: `${description}.` });
     }
     await next();
   };

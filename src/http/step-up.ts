@@ -2,7 +2,7 @@ import type { Caller } from '../auth/caller.js';
 import type { Config } from '../config.js';
 import { ScopeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeAuditLine } from '../mcp/mcp-handler.js';
+import { writeAuditLine } from '../audit.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import { authorizeInvite, INVITE_USER } from '../tools/invite-user.js';
 import { inviteUserInput } from '../tools/invite-user-schema.js';

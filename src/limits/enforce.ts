@@ -22,7 +22,6 @@ export async function enforceRateLimits(limiters: InviteRateLimiters, tenantId: 
     }
     if (!decision.allowed) {
       throw new RateLimitedError(
-        decision.retryAfterSec,
         `Too many invites for ${label}: the rate limit was reached and nothing was sent to Portkey. Retry after ${decision.retryAfterSec} s.`,
       );
     }

@@ -4,7 +4,9 @@ import { toJsonSchemaCompat } from '@modelcontextprotocol/sdk/server/zod-json-sc
 import { ListToolsRequestSchema, type ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import type { Caller } from '../auth/caller.js';
+import { PortkeyAnsweredError } from '../errors.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
+import { writeAuditLine } from '../audit.js';
 import type { Logger } from '../log.js';
 import type { PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
@@ -86,7 +88,7 @@ async function runInviteUser(args: InviteUserArgs, caller: Caller, requestId: st
     if (outcome === 'internal_error') {
       deps.logger.error('invite_user.unexpected_error', { request_id: requestId, error: err instanceof Error ? err.name : typeof err });
     }
-    if (err instanceof Error && 'upstreamStatus' in err && typeof err.upstreamStatus === 'number') audit.upstreamStatus = err.upstreamStatus;
+    if (err instanceof PortkeyAnsweredError) audit.upstreamStatus = err.upstreamStatus;
     return toolErrorResult(err, requestId);
   } finally {
     writeAuditLine(deps.logger, {
@@ -99,32 +101,4 @@ async function runInviteUser(args: InviteUserArgs, caller: Caller, requestId: st
       durationMs: Date.now() - started,
     });
   }
-}
-
-export interface AuditEntry {
-  requestId: string;
-  caller: Caller;
-  args: Pick<InviteUserArgs, 'email' | 'role' | 'workspaces' | 'workspace_api_key_details'>;
-  tenant: string | undefined;
-  outcome: string;
-  audit?: InviteAudit;
-  durationMs?: number;
-}
-
-/** One audit line per invite_user call, refused ones included. Never a token or key. */
-export function writeAuditLine(logger: Logger, e: AuditEntry): void {
-  logger.info('audit.invite_user', {
-    request_id: e.requestId,
-    tenant: e.tenant ?? null,
-    sub: e.caller.subject ?? null,
-    invitee: e.args.email,
-    org_role: e.args.role,
-    workspaces: e.args.workspaces.map((w) => `${w.id}:${w.role}`),
-    api_key_scopes: e.args.workspace_api_key_details?.scopes ?? null,
-    outcome: e.outcome,
-    invite_id: e.audit?.inviteId ?? null,
-    upstream_status: e.audit?.upstreamStatus ?? null,
-    upstream_latency_ms: e.audit?.upstreamLatencyMs ?? null,
-    duration_ms: e.durationMs ?? null,
-  });
 }

@@ -61,7 +61,6 @@ export async function authorizeInvite(
   // Checked after the policy, so that a step-up is only asked for a grant that would be allowed.
   if (args.role === 'admin' && adminScope && !caller.scopes.has(adminScope)) {
     throw new ScopeError(
-      adminScope,
       `Inviting an organisation admin needs the "${adminScope}" scope, which your token lacks. ` +
         'Ask for a token with that scope, or invite the person as a member.',
     );
