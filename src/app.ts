@@ -17,13 +17,14 @@ import { readMcpMessage } from './http/read-mcp-message.js';
 import { stepUpForAdminInvite } from './http/step-up.js';
 import { createMcpHandler } from './mcp/mcp-handler.js';
 import { createPortkeyClient } from './portkey/client.js';
+import type { HttpTransport } from './portkey/transport.js';
 import { createTenantResolver, keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
 
 export type AppEnv = { Variables: RequestIdVariables & { caller?: Caller; tenant?: string } };
 
 export interface AppDeps {
-  /** The fetch used for Portkey calls. */
-  fetch?: typeof fetch;
+  /** The HTTP transport for Portkey calls (undici on Node, fetch on Workers); fetch when absent. */
+  transport?: HttpTransport;
   logger?: Logger;
   /** Overrides the tenant lookup built from config (e.g. Workers KV). */
   resolveTenant?: TenantResolver;
@@ -50,7 +51,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   const handleMcp = createMcpHandler({
     resolveTenant,
     keyLabel: (tenant) => keyLabel(config.tenants, tenant),
-    portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, fetch: deps.fetch }),
+    portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, transport: deps.transport }),
     adminScope: config.auth.adminScope,
     rateLimiters: deps.rateLimiters ?? memoryRateLimiters(config),
     logger,

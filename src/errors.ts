@@ -37,19 +37,29 @@ export class ServerConfigurationError extends ToolError {
   readonly code = 'not_configured';
 }
 
-/** Portkey answered; `upstreamStatus` is its HTTP status (for the audit line). */
+/** Portkey answered: its HTTP status and how long the exchange took, for the audit line. */
+export interface UpstreamAnswer {
+  status: number;
+  latencyMs: number;
+}
+
+/** Portkey answered; the audit line records its status and latency, errors included. */
 export abstract class PortkeyAnsweredError extends ToolError {
-  constructor(readonly upstreamStatus: number, message: string) {
+  readonly upstreamStatus: number;
+  readonly upstreamLatencyMs: number;
+  constructor(answer: UpstreamAnswer, message: string) {
     super(message);
+    this.upstreamStatus = answer.status;
+    this.upstreamLatencyMs = answer.latencyMs;
   }
 }
 
 /** Portkey answered with an error status. */
 export class PortkeyRefusedError extends PortkeyAnsweredError {
   readonly code: string;
-  constructor(status: number, errorCode: string | undefined, message: string) {
-    super(status, message);
-    this.code = errorCode ? `portkey_${errorCode}` : `portkey_http_${status}`;
+  constructor(answer: UpstreamAnswer, errorCode: string | undefined, message: string) {
+    super(answer, message);
+    this.code = errorCode ? `portkey_${errorCode}` : `portkey_http_${answer.status}`;
   }
 }
 

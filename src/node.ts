@@ -10,6 +10,7 @@ import { createApp, type AppDeps } from './app.js';
 import { mintToken } from './auth/mint.js';
 import { allScopes, ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
+import { createUndiciTransport } from './portkey/undici-transport.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -49,8 +50,15 @@ export async function startNodeServer(
         'so tokens are signed with a throw-away secret meant for this machine only. Configure one of them, or use HOST=127.0.0.1.',
     );
   }
+  // Portkey over undici: keep-alive pools per origin, without the fetch layer. A transport the
+  // caller injects stays the caller's to close; the one made here is closed with the server.
+  const ownTransport = deps.transport ? undefined : createUndiciTransport({ connectTimeoutMs: config.portkeyTimeoutMs });
   // Default logger: JSON lines to stdout, batched per event-loop turn.
-  const { fetch, warmUp } = createApp(config, { ...deps, logger: deps.logger ?? createLogger(batchedStdout().write) });
+  const { fetch, warmUp } = createApp(config, {
+    ...deps,
+    transport: deps.transport ?? ownTransport,
+    logger: deps.logger ?? createLogger(batchedStdout().write),
+  });
   void warmUp();
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve(
@@ -76,7 +84,8 @@ export async function startNodeServer(
         timer.unref();
         http.close(() => {
           clearTimeout(timer);
-          resolve();
+          // In-flight Portkey calls have finished with their requests: the pools can go.
+          void (ownTransport?.close() ?? Promise.resolve()).catch(() => {}).then(resolve);
         });
         http.closeIdleConnections();
       }),

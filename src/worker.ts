@@ -7,6 +7,7 @@
 import { createApp, type InviteServer } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createCloudflareRateLimiter, type CloudflareRateLimitBinding, type InviteRateLimiters } from './limits/rate-limiter.js';
+import { createFetchTransport } from './portkey/fetch-transport.js';
 import { createKvTenantLookup, type KvNamespaceLike } from './tenants/kv-tenants.js';
 import { createTenantResolver } from './tenants/resolve-tenant.js';
 
@@ -45,6 +46,8 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
       server: createApp(config, {
         resolveTenant: createTenantResolver(config.tenants, config.auth.tenantClaim, lookup),
         rateLimiters,
+        // fetch is the native HTTP client on Workers; the transport bounds answers by decoded size.
+        transport: createFetchTransport(),
       }),
     };
   } catch (err) {

@@ -1,4 +1,4 @@
-import { errorCode } from '../src/portkey/client.js';
+import { errorCode } from '../src/portkey/transport.js';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { startPortkeyDouble, validateCreateInvite, type PortkeyDouble } from './support/portkey-double.js';
 

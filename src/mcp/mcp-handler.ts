@@ -88,7 +88,10 @@ async function runInviteUser(args: InviteUserArgs, caller: Caller, requestId: st
     if (outcome === 'internal_error') {
       deps.logger.error('invite_user.unexpected_error', { request_id: requestId, error: err instanceof Error ? err.name : typeof err });
     }
-    if (err instanceof PortkeyAnsweredError) audit.upstreamStatus = err.upstreamStatus;
+    if (err instanceof PortkeyAnsweredError) {
+      audit.upstreamStatus = err.upstreamStatus;
+      audit.upstreamLatencyMs = err.upstreamLatencyMs;
+    }
     return toolErrorResult(err, requestId);
   } finally {
     writeAuditLine(deps.logger, {

@@ -1,10 +1,13 @@
 import {
   AmbiguousOutcomeError,
   PortkeyBadResponseError,
-  PortkeyRefusedError,
   PortkeyUnreachableError,
 } from '../errors.js';
-import { readPortkeyError, type PortkeyErrorBody } from './error-body.js';
+import { readPortkeyError } from './error-body.js';
+import { createFetchTransport } from './fetch-transport.js';
+import { inviteRefusal } from './invite-refusal.js';
+import { quotableToken, redactKey } from './redact.js';
+import { TransportError, type HttpAnswer, type HttpTransport } from './transport.js';
 
 /** Portkey's CreateInvite body (see shared/portkey/CONTRACT.md), plus the extra fields it accepts. */
 export interface CreateInvite {
@@ -40,74 +43,98 @@ export interface PortkeyCallResult<T> {
   latencyMs: number;
 }
 
+/** One call to Portkey's Admin API, as `exchange` takes it. */
+export interface PortkeyRequest {
+  method: 'GET' | 'POST';
+  /** Below the base URL, query included: `/admin/users/invites`, `/admin/users/invites?email=…`. */
+  path: string;
+  /** Sent as JSON when present. */
+  body?: unknown;
+  /** Said to the caller when the outcome is unknown (timeout, lost connection, unreadable answer). */
+  ifUnknown: string;
+  /** Said when the request never left, e.g. "no invite was created". */
+  ifNotSent: string;
+}
+
+/** Any answer Portkey gave, whatever its status, read within the size bound. */
+export interface PortkeyAnswer {
+  status: number;
+  headers: HttpAnswer['headers'];
+  text: string;
+  latencyMs: number;
+}
+
 export interface PortkeyClient {
+  /**
+   * One bounded exchange with Portkey: the key in `x-portkey-api-key`, one deadline, never
+   * retried, no redirect followed, the answer bounded by decoded size. Resolves with the answer
+   * whatever its status; throws a ToolError when there is no readable answer.
+   */
+  exchange(target: PortkeyTarget, request: PortkeyRequest): Promise<PortkeyAnswer>;
   createInvite(target: PortkeyTarget, body: CreateInvite): Promise<PortkeyCallResult<InviteCreated>>;
 }
 
 export interface PortkeyClientOptions {
   timeoutMs: number;
-  /** Injected so tests and runtimes can supply their own; the global fetch keeps connections alive. */
-  fetch?: typeof fetch;
+  /** The HTTP transport, injected by the runtime's entry (undici on Node); fetch when none is given. */
+  transport?: HttpTransport;
 }
 
-/** Error codes that mean the request never left this machine, so nothing was created. */
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
+/** Portkey's answers are a few hundred bytes; anything far larger is not a real answer. */
+export const MAX_RESPONSE_BYTES = 256 * 1024;
 
 export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClient {
-  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const transport = options.transport ?? createFetchTransport();
   const { timeoutMs } = options;
 
-  return {
-    async createInvite(target, body) {
-      const url = `${target.baseUrl.replace(/\/+$/, '')}/admin/users/invites`;
-      const started = Date.now();
-      // One deadline for the whole exchange, headers and body alike.
-      const signal = AbortSignal.timeout(timeoutMs);
-      const checkHint = `List pending invites for ${body.email} (GET /admin/users/invites?email=...&status=pending, or Portkey's Members page) before trying again.`;
-      let response: Response;
-      try {
-        // Never retried: an invite is not idempotent, so a second POST could invite twice.
-        response = await doFetch(url, {
-          method: 'POST',
-          headers: {
-            'x-portkey-api-key': target.apiKey,
-            'content-type': 'application/json',
-            accept: 'application/json',
-          },
-          body: JSON.stringify(body),
-          signal,
-          // Never follow a redirect: it would resend the admin key (a custom header, which fetch
-          // does not strip across origins) and the invite to wherever the Location points.
-          redirect: 'manual',
-        });
-      } catch (err) {
-        throw transportError(err, url, timeoutMs, checkHint);
-      }
+  async function exchange(target: PortkeyTarget, request: PortkeyRequest): Promise<PortkeyAnswer> {
+    const url = `${target.baseUrl.replace(/\/+$/, '')}${request.path}`;
+    const headers: Record<string, string> = { 'x-portkey-api-key': target.apiKey, accept: 'application/json' };
+    if (request.body !== undefined) headers['content-type'] = 'application/json';
+    const started = Date.now();
+    let answer: HttpAnswer;
+    try {
+      answer = await transport.exchange({
+        method: request.method,
+        url,
+        headers,
+        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        timeoutMs,
+        maxBodyBytes: MAX_RESPONSE_BYTES,
+      });
+    } catch (err) {
+      throw transportError(err, url, timeoutMs, request);
+    }
+    const latencyMs = Date.now() - started;
+    const { status, headers: answerHeaders, body } = answer;
+    if (body.kind === 'too_large') {
+      throw new PortkeyBadResponseError(
+        { status, latencyMs },
+        `Portkey answered HTTP ${status} with a body over ${MAX_RESPONSE_BYTES} bytes, which is not the documented answer; it was not read. ${request.ifUnknown}`,
+      );
+    }
+    if (body.kind === 'encoded') {
+      const encoding = quotableToken(body.encoding, target.apiKey);
+      throw new PortkeyBadResponseError(
+        { status, latencyMs },
+        `Portkey answered HTTP ${status} in a content-encoding that was not asked for (${encoding ? `content-encoding "${encoding}"` : 'an unnamed one'}; this server asks for identity), so it was not read. ${request.ifUnknown}`,
+      );
+    }
+    return { status, headers: answerHeaders, text: body.text, latencyMs };
+  }
 
-      let text: string | undefined;
-      try {
-        text = await readCapped(response, MAX_RESPONSE_BYTES);
-      } catch (err) {
-        throw transportError(err, url, timeoutMs, checkHint, true);
-      }
-      const latencyMs = Date.now() - started;
-      const status = response.status;
-      if (text === undefined) {
-        throw new PortkeyBadResponseError(
-          status,
-          `Portkey answered HTTP ${status} with a body over ${MAX_RESPONSE_BYTES} bytes, which is not the documented answer; it was not read. ` +
-            `The invite may or may not have been created. ${checkHint}`,
-        );
-      }
+  return {
+    exchange,
+    async createInvite(target, body) {
+      const checkHint = `List pending invites for ${body.email} (GET /admin/users/invites?email=...&status=pending, or Portkey's Members page) before trying again.`;
+      const ifUnknown = `The invite may or may not have been created. ${checkHint}`;
+      // Never retried: an invite is not idempotent, so a second POST could invite twice.
+      const answer = await exchange(target, { method: 'POST', path: '/admin/users/invites', body, ifUnknown, ifNotSent: 'no invite was created' });
+      const { status, latencyMs, text } = answer;
 
       if (status < 200 || status > 299) {
-        const error = readPortkeyError(text);
-        // Portkey's message is shown to the caller: never let it carry the tenant's key back.
-        if (error.message) error.message = error.message.split(target.apiKey).join('[redacted]');
-        throw refused(status, error, response.headers, target.label, body.email);
+        // Portkey's message is shown to the caller: readPortkeyError never lets it carry the key back.
+        throw inviteRefusal(answer, readPortkeyError(text, target.apiKey), target.label, body.email);
       }
 
       let parsed: unknown;
@@ -115,8 +142,8 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
         parsed = JSON.parse(text);
       } catch {
         throw new PortkeyBadResponseError(
-          status,
-          `Portkey answered HTTP ${status} but the body is not JSON (${describeBody(text, response)}). The invite may or may not have been created. ${checkHint}`,
+          answer,
+          `Portkey answered HTTP ${status} but the body is not JSON (${describeBody(answer, target.apiKey)}). ${ifUnknown}`,
         );
       }
       const created = parsed as Partial<InviteCreated> | null;
@@ -126,145 +153,40 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
           return typeof v !== 'string' || !v;
         });
         throw new PortkeyBadResponseError(
-          status,
-          `Portkey answered HTTP ${status} without the documented ${missing.join(' and ')} (expected {"id", "invite_link"}). The invite may or may not have been created. ${checkHint}`,
+          answer,
+          `Portkey answered HTTP ${status} without the documented ${missing.join(' and ')} (expected {"id", "invite_link"}). ${ifUnknown}`,
         );
       }
-      return { value: { id: created.id, invite_link: created.invite_link }, status, latencyMs };
+      // Both are shown to the caller and the id is audited: neither may carry the key onward.
+      const value = { id: redactKey(created.id, target.apiKey), invite_link: redactKey(created.invite_link, target.apiKey) };
+      return { value, status, latencyMs };
     },
   };
 }
 
-function transportError(err: unknown, url: string, timeoutMs: number, checkHint: string, afterHeaders = false): Error {
+function transportError(err: unknown, url: string, timeoutMs: number, request: PortkeyRequest): Error {
   const host = safeHost(url);
-  if (isTimeout(err)) {
-    return new AmbiguousOutcomeError(
-      'timeout',
-      `Portkey (${host}) did not answer within ${timeoutMs} ms. The invite may or may not have been created. ${checkHint}`,
-    );
-  }
-  const code = errorCode(err);
-  if (!afterHeaders && code && NOT_SENT_CODES.has(code)) {
-    return new PortkeyUnreachableError(
-      `Portkey is unreachable at ${host} (${code}); the request was not delivered, so no invite was created. ` +
-        'Try again later, or ask the operator to check PORTKEY_BASE_URL / the tenant baseUrl.',
-    );
-  }
-  return new AmbiguousOutcomeError(
-    'connection_lost',
-    `The connection to Portkey (${host}) was lost before its answer arrived${code ? ` (${code})` : ''}. ` +
-      `The invite may or may not have been created. ${checkHint}`,
-  );
-}
-
-function refused(status: number, error: PortkeyErrorBody, headers: Headers, label: string, email: string): PortkeyRefusedError {
-  const said = error.message ? `: ${error.message}` : '';
-  const tag = `HTTP ${status}${error.errorCode ? `, ${error.errorCode}` : ''}`;
-  const what = `Portkey refused the invite (${tag})${said}.`;
-  let advice: string;
-  switch (status) {
-    case 400:
-    case 422:
-      advice = 'Correct the arguments named above and call invite_user again.';
-      break;
-    case 401:
-      advice = `Portkey did not accept the admin API key configured for ${label}: it is wrong, revoked or expired. The server operator must replace it; retrying will not help.`;
-      break;
-    case 403:
-      advice = `The admin API key configured for ${label} lacks the rights to invite users (it must be an organisation admin key allowed to create users), or a workspace is not in the organisation. Check the workspace ids; otherwise the server operator must fix the key.`;
-      break;
-    case 404:
-      advice = 'Something named in the request does not exist: check the workspace ids or slugs.';
-      break;
-    case 409:
-      advice = `${email} is most likely already invited or already a member; nothing new was created. List the organisation's invites and members for this email instead of inviting again.`;
-      break;
-    case 301:
-    case 302:
-    case 303:
-    case 307:
-    case 308:
-      advice = `Portkey answered with a redirect, which this server does not follow (it would send the admin key elsewhere), so no invite was created. The operator should check the Portkey base URL configured for ${label} (for the public API it ends in /v1).`;
-      break;
-    case 402:
-      advice = "The Portkey organisation's subscription is exhausted; an organisation owner must upgrade it before more users can be invited.";
-      break;
-    case 429: {
-      const retryAfter = parseRetryAfter(headers.get('retry-after'));
-      advice =
-        retryAfter !== undefined
-          ? `Portkey is rate limiting this organisation; no invite was created. Retry after ${retryAfter} s.`
-          : 'Portkey is rate limiting this organisation; no invite was created. Wait a minute before retrying.';
-      break;
-    }
-    default: {
-      const retryAfter = parseRetryAfter(headers.get('retry-after'));
-      advice =
-        status >= 500
-          ? `Portkey failed on its side, so the invite was probably not created, but it may have been. List pending invites for ${email} before trying again` +
-            (retryAfter !== undefined ? `, and retry no sooner than ${retryAfter} s (Portkey's Retry-After).` : '.')
-          : 'Check the arguments and try again.';
-    }
-  }
-  return new PortkeyRefusedError(status, error.errorCode, `${what} ${advice}`);
-}
-
-/** Portkey's answers are a few hundred bytes; anything far larger is not a real answer. */
-const MAX_RESPONSE_BYTES = 256 * 1024;
-
-/** The body as text, or undefined when it is longer than `max` (then it is not read further). */
-async function readCapped(response: Response, max: number): Promise<string | undefined> {
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared <= max) return response.text();
-  if (declared > max || !response.body) {
-    await response.body?.cancel().catch(() => {});
-    return declared > max ? undefined : '';
-  }
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let size = 0;
-  let text = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    text += decoder.decode(value, { stream: true });
+  const failure = err instanceof TransportError ? err : new TransportError('connection_lost', undefined, { cause: err });
+  switch (failure.failure) {
+    case 'timeout':
+      return new AmbiguousOutcomeError('timeout', `Portkey (${host}) did not answer within ${timeoutMs} ms. ${request.ifUnknown}`);
+    case 'not_sent':
+      return new PortkeyUnreachableError(
+        `Portkey is unreachable at ${host} (${failure.code}); the request was not delivered, so ${request.ifNotSent}. ` +
+          'Try again later, or ask the operator to check PORTKEY_BASE_URL / the tenant baseUrl.',
+      );
+    case 'connection_lost':
+      return new AmbiguousOutcomeError(
+        'connection_lost',
+        `The connection to Portkey (${host}) was lost before its answer arrived${failure.code ? ` (${failure.code})` : ''}. ${request.ifUnknown}`,
+      );
   }
 }
 
-/** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. Returns whole seconds, or undefined. */
-export function parseRetryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, Math.ceil((at - Date.now()) / 1000));
-}
-
-function describeBody(text: string, response: Response): string {
-  const type = response.headers.get('content-type')?.split(';')[0]?.trim();
-  if (text.length === 0) return 'empty';
-  return `${text.length} bytes${type ? ` of ${type}` : ''}`;
-}
-
-function isTimeout(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'TimeoutError' || (err.name === 'AbortError' && /timeout/i.test(String((err as { cause?: unknown }).cause))));
-}
-
-/** Node's fetch (undici) puts the system error in `cause`, sometimes inside an AggregateError. */
-export function errorCode(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 4 && current; depth++) {
-    const c = current as { code?: unknown; cause?: unknown; errors?: unknown[] };
-    if (typeof c.code === 'string') return c.code;
-    current = c.cause ?? (Array.isArray(c.errors) ? c.errors[0] : undefined);
-  }
-  return undefined;
+function describeBody(answer: PortkeyAnswer, key: string): string {
+  if (answer.text.length === 0) return 'empty';
+  const type = quotableToken(answer.headers.get('content-type')?.split(';')[0], key);
+  return `${answer.text.length} bytes${type ? ` of ${type}` : ''}`;
 }
 
 function safeHost(url: string): string {

@@ -11,6 +11,9 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startNodeServer, type RunningServer } from '../../src/node.js';
 import type { AppDeps } from '../../src/app.js';
+import { createFetchTransport } from '../../src/portkey/fetch-transport.js';
+import type { HttpTransport } from '../../src/portkey/transport.js';
+import { createUndiciTransport } from '../../src/portkey/undici-transport.js';
 
 /** Distinctive secrets: any appearance of one in a response or a log line is a leak. */
 export const SECRETS = {
@@ -38,6 +41,16 @@ export interface TestServer extends RunningServer {
   events(name: string): Record<string, unknown>[];
 }
 
+/**
+ * The Portkey transports a test can run over, for `describe.each(TRANSPORTS)`. The server uses
+ * undici unless told otherwise, as production Node does; pass `{ transport: make() }` to choose.
+ */
+export const TRANSPORTS: [name: 'undici' | 'fetch', make: () => HttpTransport][] = [
+  ['undici', () => createUndiciTransport({ connectTimeoutMs: 10_000 })],
+  ['fetch', () => createFetchTransport()],
+];
+
+/** Starts the real Node server; an injected `deps.transport` is closed with it. */
 export async function startTestServer(env: Record<string, string | undefined>, deps: AppDeps = {}): Promise<TestServer> {
   // Rate limits are off unless a test turns them on (test/rate-limit.test.ts does).
   const config = loadConfig({
@@ -57,6 +70,10 @@ export async function startTestServer(env: Record<string, string | undefined>, d
   const running = await startNodeServer(config, { logger, ...deps });
   return {
     ...running,
+    close: async (deadlineMs) => {
+      await running.close(deadlineMs);
+      await deps.transport?.close?.();
+    },
     config,
     mcpUrl: `${running.url}/mcp`,
     logs,

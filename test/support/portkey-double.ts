@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { brotliCompressSync, constants as zlibConstants, deflateSync, gzipSync } from 'node:zlib';
 
 export interface RecordedRequest {
   method: string;
@@ -36,7 +37,16 @@ export type Fault =
   | { kind: 'non-json'; status?: number }
   | { kind: 'truncated-json' }
   | { kind: 'success-body'; body: unknown }
-  | { kind: 'rate-limit'; retryAfter?: string };
+  | { kind: 'rate-limit'; retryAfter?: string }
+  /**
+   * An answer in a content-encoding the client did not ask for. With `decodedBytes`, a bomb: a
+   * valid invite JSON padded with that many spaces (still valid JSON), compressed, so a few KB on
+   * the wire (its honest Content-Length) inflate to `decodedBytes` in a client that decodes.
+   * Without it, `body` (default: a valid invite) compressed. `chunked` omits Content-Length.
+   */
+  | { kind: 'encoded'; encoding: 'gzip' | 'br' | 'deflate' | (string & {}); status?: number; decodedBytes?: number; body?: unknown; chunked?: boolean }
+  /** An identity answer of `bytes` (a valid invite JSON padded with spaces), streamed chunked, without Content-Length. */
+  | { kind: 'huge-body'; bytes: number; status?: number };
 
 export interface PortkeyDoubleOptions {
   adminKeys: string[];
@@ -225,7 +235,9 @@ export function validateCreateInvite(body: unknown): string | undefined {
 /** See stopListening(). */
 const SETTLE_MS = 10;
 
-const FAULT_KINDS = new Set<Fault['kind']>(['status', 'delay', 'drop', 'reset-mid-body', 'non-json', 'truncated-json', 'success-body', 'rate-limit']);
+const FAULT_KINDS = new Set<Fault['kind']>([
+  'status', 'delay', 'drop', 'reset-mid-body', 'non-json', 'truncated-json', 'success-body', 'rate-limit', 'encoded', 'huge-body',
+]);
 
 interface StoredInvite {
   id: string;
@@ -278,6 +290,84 @@ function send(res: ServerResponse, status: number, payload: string, contentType:
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   send(res, status, JSON.stringify(body), 'application/json', headers);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Oversized and encoded answers
+// ---------------------------------------------------------------------------------------------
+
+const PAD_CHUNK = 64 * 1024 * 1024;
+const INVITE_HEAD = '{"id":"inv-padded","invite_link":"https://app.portkey.ai/invite/inv-padded"';
+
+/** A valid invite JSON of `bytes` bytes (spaces before the closing brace), as lazily made chunks. */
+function* paddedInvite(bytes: number): Generator<Buffer> {
+  yield Buffer.from(INVITE_HEAD);
+  let left = Math.max(0, bytes - INVITE_HEAD.length - 1);
+  const spaces = Buffer.alloc(Math.min(left, 64 * 1024), 0x20);
+  while (left > 0) {
+    const n = Math.min(left, spaces.length);
+    yield n === spaces.length ? spaces : spaces.subarray(0, n);
+    left -= n;
+  }
+  yield Buffer.from('}');
+}
+
+/** Compressed payloads are made once per (encoding, size): a bomb costs a few hundred ms to build. */
+const encodedCache = new Map<string, Buffer>();
+
+/** Builds (and caches) an `encoded` fault's payload ahead of time, e.g. before measuring memory. */
+export function prepareFault(fault: Fault): void {
+  if (fault.kind === 'encoded') encodedPayload(fault);
+}
+
+function encodedPayload(fault: Extract<Fault, { kind: 'encoded' }>): Buffer {
+  const cacheKey = `${fault.encoding}:${fault.decodedBytes ?? JSON.stringify(fault.body ?? null)}`;
+  const cached = encodedCache.get(cacheKey);
+  if (cached) return cached;
+  const compress = (b: Buffer): Buffer =>
+    fault.encoding === 'br'
+      ? brotliCompressSync(b, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 6 } })
+      : fault.encoding === 'deflate'
+        ? deflateSync(b)
+        : gzipSync(b);
+  let payload: Buffer;
+  if (fault.decodedBytes === undefined) {
+    payload = compress(Buffer.from(JSON.stringify(fault.body ?? { id: 'inv-encoded', invite_link: 'https://app.portkey.ai/invite/inv-encoded' })));
+  } else if (fault.encoding === 'gzip') {
+    // Concatenated gzip members are one valid gzip stream (RFC 1952 §2.2): the 64 MiB member is
+    // compressed once and repeated, so a 512 MiB bomb costs one member's compression.
+    const head = gzipSync(Buffer.from(INVITE_HEAD));
+    const pad = gzipSync(Buffer.alloc(Math.min(PAD_CHUNK, fault.decodedBytes), 0x20));
+    const members = [head];
+    for (let left = fault.decodedBytes; left > 0; left -= PAD_CHUNK) members.push(left >= PAD_CHUNK ? pad : gzipSync(Buffer.alloc(left, 0x20)));
+    members.push(gzipSync(Buffer.from('}')));
+    payload = Buffer.concat(members);
+  } else {
+    payload = compress(Buffer.concat([...paddedInvite(fault.decodedBytes)]));
+  }
+  encodedCache.set(cacheKey, payload);
+  return payload;
+}
+
+/** Writes chunks with backpressure; stops when the client goes away. */
+function streamOut(res: ServerResponse, chunks: Iterable<Buffer>): void {
+  const it = chunks[Symbol.iterator]();
+  const pump = (): void => {
+    for (;;) {
+      if (res.destroyed) return;
+      const next = it.next();
+      if (next.done) {
+        res.end();
+        return;
+      }
+      if (!res.write(next.value)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+  };
+  res.on('error', () => {});
+  pump();
 }
 
 export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<PortkeyDouble> {
@@ -366,6 +456,20 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
         return;
       case 'rate-limit':
         sendJson(res, 429, RATE_LIMITED, fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : undefined);
+        return;
+      case 'encoded': {
+        const payload = encodedPayload(fault);
+        res.writeHead(fault.status ?? 200, {
+          'content-type': 'application/json',
+          'content-encoding': fault.encoding,
+          ...(fault.chunked ? {} : { 'content-length': String(payload.length) }),
+        });
+        streamOut(res, [payload]);
+        return;
+      }
+      case 'huge-body':
+        res.writeHead(fault.status ?? 200, { 'content-type': 'application/json' });
+        streamOut(res, paddedInvite(fault.bytes));
         return;
       case 'delay':
         // handled by the caller (it answers normally after the delay)
