@@ -1,4 +1,6 @@
 import { errorCode } from '../src/portkey/transport.js';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { request as undiciRequest } from 'undici';
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import { startPortkeyDouble, validateCreateInvite, type PortkeyDouble } from './support/portkey-double.js';
 
@@ -239,6 +241,38 @@ describe('Portkey double: faults', () => {
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toBeNull();
     await second.text();
+  });
+
+  it('encoded: a bomb is small on the wire, honest in Content-Length, and inflates to valid JSON of the given size', async () => {
+    double.failNext({ kind: 'encoded', encoding: 'gzip', decodedBytes: 70 * 1024 * 1024 }, { kind: 'encoded', encoding: 'br', decodedBytes: 1024 * 1024 });
+    for (const [encoding, decodedBytes, inflate] of [
+      ['gzip', 70 * 1024 * 1024, gunzipSync],
+      ['br', 1024 * 1024, brotliDecompressSync],
+    ] as const) {
+      // undici's request() decodes nothing: these are the bytes on the wire.
+      const res = await undiciRequest(`${double.url}/admin/users/invites`, {
+        method: 'POST',
+        headers: { 'x-portkey-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify(validBody),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-encoding']).toBe(encoding);
+      const wire = Buffer.from(await res.body.arrayBuffer());
+      expect(Number(res.headers['content-length'])).toBe(wire.length);
+      expect(wire.length).toBeLessThan(decodedBytes / 100);
+      const decoded = inflate(wire);
+      expect(decoded.length).toBe(decodedBytes);
+      expect(JSON.parse(decoded.toString('utf8'))).toEqual({ id: 'inv-padded', invite_link: 'https://app.portkey.ai/invite/inv-padded' });
+    }
+  });
+
+  it('huge-body: streams the given number of bytes, chunked, as valid JSON', async () => {
+    double.failNext({ kind: 'huge-body', bytes: 3 * 1024 * 1024 + 7 });
+    const res = await invite(validBody);
+    expect(res.headers.get('content-length')).toBeNull();
+    const text = await res.text();
+    expect(text.length).toBe(3 * 1024 * 1024 + 7);
+    expect(JSON.parse(text)).toMatchObject({ id: 'inv-padded' });
   });
 
   it('faults are consumed only by POST invite requests, in order', async () => {

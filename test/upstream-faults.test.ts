@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   SECRETS,
+  TRANSPORTS,
   inviteCall,
   observed,
   postMcp,
@@ -44,19 +45,26 @@ beforeAll(async () => {
   acme = await startPortkeyDouble({ adminKeys: [ACME_KEY], workspaceKeys: [SECRETS.workspaceKey] });
   globex = await startPortkeyDouble({ adminKeys: [GLOBEX_KEY] });
   stall = await startStallingPortkey();
-  server = await startServer({
-    TENANTS: JSON.stringify({
-      acme: { apiKey: ACME_KEY, baseUrl: acme.url },
-      globex: { apiKey: { env: 'GLOBEX_KEY' }, baseUrl: globex.url },
-      revoked: { apiKey: REVOKED_KEY, baseUrl: acme.url },
-      wskey: { apiKey: { env: 'WS_KEY' }, baseUrl: acme.url },
-      stall: { apiKey: STALL_KEY, baseUrl: stall.url },
-    }),
-    GLOBEX_KEY,
-    WS_KEY: SECRETS.workspaceKey,
-    PORTKEY_TIMEOUT_MS: String(TIMEOUT_MS),
-  });
 });
+
+/** The server under test, over the given transport (one per describe.each block below). */
+function startServerOver(transport: ReturnType<(typeof TRANSPORTS)[number][1]>): Promise<TestServer> {
+  return startServer(
+    {
+      TENANTS: JSON.stringify({
+        acme: { apiKey: ACME_KEY, baseUrl: acme.url },
+        globex: { apiKey: { env: 'GLOBEX_KEY' }, baseUrl: globex.url },
+        revoked: { apiKey: REVOKED_KEY, baseUrl: acme.url },
+        wskey: { apiKey: { env: 'WS_KEY' }, baseUrl: acme.url },
+        stall: { apiKey: STALL_KEY, baseUrl: stall.url },
+      }),
+      GLOBEX_KEY,
+      WS_KEY: SECRETS.workspaceKey,
+      PORTKEY_TIMEOUT_MS: String(TIMEOUT_MS),
+    },
+    { transport },
+  );
+}
 afterEach(() => {
   acme.reset();
   globex.reset();
@@ -336,125 +344,134 @@ const FAULTS: FaultCase[] = [
   },
 ];
 
-describe('each upstream fault: a precise isError, audited, not retried, nobody else affected', () => {
-  it.each(FAULTS)('$label', async (c) => {
-    const email = freshEmail('fault');
-    const other = freshEmail('globex');
-    acme.failNext(c.fault());
-    // Another tenant calls its own Portkey at the same time.
-    const [faulty, concurrent] = await Promise.all([invite('acme', email), invite('globex', other)]);
-
-    expect(faulty.status).toBe(200);
-    expect(faulty.result.isError).toBe(true);
-    expect(faulty.result.structuredContent).toBeUndefined();
-    const text = resultText(faulty.result);
-    expect(text).toMatch(c.message(email));
-    expect(text).not.toMatch(/<html|<body|Failed to invite user/i);
-    if (c.ambiguous) expect(text).not.toMatch(/try again later|retry after|wait a minute/i);
-    expectNoSecretsInHeaders(faulty.headers);
-
-    // Exactly one POST reached Portkey: never retried.
-    expect(acme.requests).toHaveLength(1);
-    expect(acme.requests[0]).toMatchObject({ method: 'POST', path: '/v1/admin/users/invites' });
-    expect(acme.requests[0]!.headers['x-portkey-api-key']).toBe(ACME_KEY);
-    expect(validateCreateInvite(acme.requests[0]!.body)).toBeUndefined();
-
-    expectSuccess(concurrent, other);
-    expect(globex.requests).toHaveLength(1);
-    expect(globex.requests[0]!.headers['x-portkey-api-key']).toBe(GLOBEX_KEY);
-
-    const audit = auditFor(email);
-    expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ tenant: 'acme', sub: 'alice', outcome: c.outcome, upstream_status: c.upstreamStatus, invite_id: null });
-    expect(auditFor(other)[0]).toMatchObject({ tenant: 'globex', outcome: 'invited' });
-
-    await expectHealthy();
-  });
-});
-
-describe("a tenant's own key is refused by Portkey: the message names the tenant, never the key", () => {
-  it.each([
-    {
-      tenant: 'revoked',
-      key: REVOKED_KEY,
-      message: /^Portkey refused the invite \(HTTP 401, AB05\): Unauthorised Request\. Portkey did not accept the admin API key configured for tenant "revoked": it is wrong, revoked or expired\./,
-      outcome: 'portkey_AB05',
-      status: 401,
-    },
-    {
-      tenant: 'wskey',
-      key: SECRETS.workspaceKey,
-      message: /^Portkey refused the invite \(HTTP 403, AB03\): You do not have enough permissions to execute this request\. The admin API key configured for tenant "wskey" lacks the rights to invite users/,
-      outcome: 'portkey_AB03',
-      status: 403,
-    },
-  ])('tenant $tenant gets HTTP $status', async ({ tenant, key, message, outcome, status }) => {
-    const email = freshEmail(tenant);
-    const o = await invite(tenant, email);
-    expect(o.result.isError).toBe(true);
-    expect(resultText(o.result)).toMatch(message);
-    expectNoSecretsInHeaders(o.headers);
-    expect(acme.requests).toHaveLength(1);
-    expect(acme.requests[0]!.headers['x-portkey-api-key']).toBe(key);
-    expect(acme.invites).toHaveLength(0);
-    expect(auditFor(email)[0]).toMatchObject({ tenant, outcome, upstream_status: status });
-    await expectHealthy();
-  });
-});
-
-describe('a hanging Portkey', () => {
-  it("does not hold up other tenants or other callers of the same tenant while it hangs", async () => {
-    const hungEmail = freshEmail('hung');
-    acme.failNext({ kind: 'delay', ms: 5000 });
-    const started = performance.now();
-    const hung = invite('acme', hungEmail);
-    // Let the hung call reach Portkey before the others start.
-    await new Promise((r) => setTimeout(r, 50));
-    const others = await Promise.all([
-      ...Array.from({ length: 8 }, (_, i) => invite('globex', `g${i}-${freshEmail('during')}`)),
-      invite('acme', freshEmail('same-tenant'), 'bob'),
-    ]);
-    const hungResult = await hung;
-
-    for (const o of others) expect(o.result.isError, resultText(o.result)).toBeFalsy();
-    for (const o of others) expect(o.finishedAt).toBeLessThan(hungResult.finishedAt);
-    expect(hungResult.result.isError).toBe(true);
-    expect(resultText(hungResult.result)).toMatch(new RegExp(`did not answer within ${TIMEOUT_MS} ms\\. The invite may or may not have been created`));
-    // The deadline held: the caller was answered long before Portkey's 5 s reply.
-    expect(hungResult.finishedAt - started).toBeLessThan(TIMEOUT_MS + 1500);
-    expect(acme.requests.filter((r) => r.headers['x-portkey-api-key'] === ACME_KEY)).toHaveLength(2);
-    expect(globex.requests).toHaveLength(8);
-    expect(auditFor(hungEmail)[0]).toMatchObject({ outcome: 'timeout', upstream_status: null });
-    await expectHealthy();
+// Every promise holds over both transports: undici (Node's default) and fetch (Workers').
+describe.each(TRANSPORTS)('over the %s transport', (_name, makeTransport) => {
+  beforeAll(async () => {
+    server = await startServerOver(makeTransport());
   });
 
-  it('times out a reply whose headers came in time but whose body stalls, as an unknown outcome', async () => {
-    const email = freshEmail('stall');
-    const before = stall.requests;
-    const o = await invite('stall', email);
-    expect(o.result.isError).toBe(true);
-    expect(resultText(o.result)).toMatch(new RegExp(`^Portkey \\(${ANY_HOST}\\) did not answer within ${TIMEOUT_MS} ms\\. ${AMBIGUOUS(email).source}`));
-    expect(stall.requests - before).toBe(1);
-    expect(auditFor(email)[0]).toMatchObject({ tenant: 'stall', outcome: 'timeout' });
-    await expectHealthy();
+  describe('each upstream fault: a precise isError, audited, not retried, nobody else affected', () => {
+    it.each(FAULTS)('$label', async (c) => {
+      const email = freshEmail('fault');
+      const other = freshEmail('globex');
+      acme.failNext(c.fault());
+      // Another tenant calls its own Portkey at the same time.
+      const [faulty, concurrent] = await Promise.all([invite('acme', email), invite('globex', other)]);
+
+      expect(faulty.status).toBe(200);
+      expect(faulty.result.isError).toBe(true);
+      expect(faulty.result.structuredContent).toBeUndefined();
+      const text = resultText(faulty.result);
+      expect(text).toMatch(c.message(email));
+      expect(text).not.toMatch(/<html|<body|Failed to invite user/i);
+      if (c.ambiguous) expect(text).not.toMatch(/try again later|retry after|wait a minute/i);
+      expectNoSecretsInHeaders(faulty.headers);
+
+      // Exactly one POST reached Portkey: never retried.
+      expect(acme.requests).toHaveLength(1);
+      expect(acme.requests[0]).toMatchObject({ method: 'POST', path: '/v1/admin/users/invites' });
+      expect(acme.requests[0]!.headers['x-portkey-api-key']).toBe(ACME_KEY);
+      expect(validateCreateInvite(acme.requests[0]!.body)).toBeUndefined();
+
+      expectSuccess(concurrent, other);
+      expect(globex.requests).toHaveLength(1);
+      expect(globex.requests[0]!.headers['x-portkey-api-key']).toBe(GLOBEX_KEY);
+
+      const audit = auditFor(email);
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({ tenant: 'acme', sub: 'alice', outcome: c.outcome, upstream_status: c.upstreamStatus, invite_id: null });
+      // An answered call records how long Portkey took, errors included; an unanswered one has no latency.
+      expect(audit[0]!.upstream_latency_ms).toEqual(c.upstreamStatus === null ? null : expect.any(Number));
+      expect(auditFor(other)[0]).toMatchObject({ tenant: 'globex', outcome: 'invited' });
+
+      await expectHealthy();
+    });
   });
-});
 
-describe('a Portkey that comes back', () => {
-  it('a stopped double gives "unreachable", and the next call after its restart succeeds', async () => {
-    await globex.stop();
-    const email = freshEmail('down');
-    const down = await invite('globex', email);
-    expect(down.result.isError).toBe(true);
-    expect(resultText(down.result)).toMatch(/^Portkey is unreachable at 127\.0\.0\.1:\d+ \(ECONNREFUSED\); the request was not delivered, so no invite was created\./);
-    expect(auditFor(email)[0]).toMatchObject({ tenant: 'globex', outcome: 'portkey_unreachable' });
-    // acme is unaffected meanwhile
-    const a = freshEmail('meanwhile');
-    expectSuccess(await invite('acme', a), a);
+  describe("a tenant's own key is refused by Portkey: the message names the tenant, never the key", () => {
+    it.each([
+      {
+        tenant: 'revoked',
+        key: REVOKED_KEY,
+        message: /^Portkey refused the invite \(HTTP 401, AB05\): Unauthorised Request\. Portkey did not accept the admin API key configured for tenant "revoked": it is wrong, revoked or expired\./,
+        outcome: 'portkey_AB05',
+        status: 401,
+      },
+      {
+        tenant: 'wskey',
+        key: SECRETS.workspaceKey,
+        message: /^Portkey refused the invite \(HTTP 403, AB03\): You do not have enough permissions to execute this request\. The admin API key configured for tenant "wskey" lacks the rights to invite users/,
+        outcome: 'portkey_AB03',
+        status: 403,
+      },
+    ])('tenant $tenant gets HTTP $status', async ({ tenant, key, message, outcome, status }) => {
+      const email = freshEmail(tenant);
+      const o = await invite(tenant, email);
+      expect(o.result.isError).toBe(true);
+      expect(resultText(o.result)).toMatch(message);
+      expectNoSecretsInHeaders(o.headers);
+      expect(acme.requests).toHaveLength(1);
+      expect(acme.requests[0]!.headers['x-portkey-api-key']).toBe(key);
+      expect(acme.invites).toHaveLength(0);
+      expect(auditFor(email)[0]).toMatchObject({ tenant, outcome, upstream_status: status });
+      await expectHealthy();
+    });
+  });
 
-    await globex.restart();
-    const back = freshEmail('back');
-    expectSuccess(await invite('globex', back), back);
-    expect(globex.requests).toHaveLength(1);
+  describe('a hanging Portkey', () => {
+    it("does not hold up other tenants or other callers of the same tenant while it hangs", async () => {
+      const hungEmail = freshEmail('hung');
+      acme.failNext({ kind: 'delay', ms: 5000 });
+      const started = performance.now();
+      const hung = invite('acme', hungEmail);
+      // Let the hung call reach Portkey before the others start.
+      await new Promise((r) => setTimeout(r, 50));
+      const others = await Promise.all([
+        ...Array.from({ length: 8 }, (_, i) => invite('globex', `g${i}-${freshEmail('during')}`)),
+        invite('acme', freshEmail('same-tenant'), 'bob'),
+      ]);
+      const hungResult = await hung;
+
+      for (const o of others) expect(o.result.isError, resultText(o.result)).toBeFalsy();
+      for (const o of others) expect(o.finishedAt).toBeLessThan(hungResult.finishedAt);
+      expect(hungResult.result.isError).toBe(true);
+      expect(resultText(hungResult.result)).toMatch(new RegExp(`did not answer within ${TIMEOUT_MS} ms\\. The invite may or may not have been created`));
+      // The deadline held: the caller was answered long before Portkey's 5 s reply.
+      expect(hungResult.finishedAt - started).toBeLessThan(TIMEOUT_MS + 1500);
+      expect(acme.requests.filter((r) => r.headers['x-portkey-api-key'] === ACME_KEY)).toHaveLength(2);
+      expect(globex.requests).toHaveLength(8);
+      expect(auditFor(hungEmail)[0]).toMatchObject({ outcome: 'timeout', upstream_status: null });
+      await expectHealthy();
+    });
+
+    it('times out a reply whose headers came in time but whose body stalls, as an unknown outcome', async () => {
+      const email = freshEmail('stall');
+      const before = stall.requests;
+      const o = await invite('stall', email);
+      expect(o.result.isError).toBe(true);
+      expect(resultText(o.result)).toMatch(new RegExp(`^Portkey \\(${ANY_HOST}\\) did not answer within ${TIMEOUT_MS} ms\\. ${AMBIGUOUS(email).source}`));
+      expect(stall.requests - before).toBe(1);
+      expect(auditFor(email)[0]).toMatchObject({ tenant: 'stall', outcome: 'timeout' });
+      await expectHealthy();
+    });
+  });
+
+  describe('a Portkey that comes back', () => {
+    it('a stopped double gives "unreachable", and the next call after its restart succeeds', async () => {
+      await globex.stop();
+      const email = freshEmail('down');
+      const down = await invite('globex', email);
+      expect(down.result.isError).toBe(true);
+      expect(resultText(down.result)).toMatch(/^Portkey is unreachable at 127\.0\.0\.1:\d+ \(ECONNREFUSED\); the request was not delivered, so no invite was created\./);
+      expect(auditFor(email)[0]).toMatchObject({ tenant: 'globex', outcome: 'portkey_unreachable' });
+      // acme is unaffected meanwhile
+      const a = freshEmail('meanwhile');
+      expectSuccess(await invite('acme', a), a);
+
+      await globex.restart();
+      const back = freshEmail('back');
+      expectSuccess(await invite('globex', back), back);
+      expect(globex.requests).toHaveLength(1);
+    });
   });
 });

@@ -11,7 +11,9 @@
  * - anything else: 404 AB08.
  *
  * Every request is recorded (before any check or fault), and faults queued with `failNext` make the
- * next POST invite requests misbehave, one fault per request.
+ * next POST invite requests misbehave, one fault per request. Besides the contract's faults, it can
+ * answer what a hostile or broken upstream would: a compression bomb (`encoded`) and an endless
+ * identity body (`huge-body`).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -337,9 +339,10 @@ function encodedPayload(fault: Extract<Fault, { kind: 'encoded' }>): Buffer {
     // Concatenated gzip members are one valid gzip stream (RFC 1952 §2.2): the 64 MiB member is
     // compressed once and repeated, so a 512 MiB bomb costs one member's compression.
     const head = gzipSync(Buffer.from(INVITE_HEAD));
-    const pad = gzipSync(Buffer.alloc(Math.min(PAD_CHUNK, fault.decodedBytes), 0x20));
+    const padding = Math.max(0, fault.decodedBytes - INVITE_HEAD.length - 1);
+    const pad = gzipSync(Buffer.alloc(Math.min(PAD_CHUNK, padding), 0x20));
     const members = [head];
-    for (let left = fault.decodedBytes; left > 0; left -= PAD_CHUNK) members.push(left >= PAD_CHUNK ? pad : gzipSync(Buffer.alloc(left, 0x20)));
+    for (let left = padding; left > 0; left -= PAD_CHUNK) members.push(left >= PAD_CHUNK ? pad : gzipSync(Buffer.alloc(left, 0x20)));
     members.push(gzipSync(Buffer.from('}')));
     payload = Buffer.concat(members);
   } else {
