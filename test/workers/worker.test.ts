@@ -60,6 +60,25 @@ describe('workerd: MCP over POST /mcp', () => {
   });
 });
 
+describe('workerd: answers bounded by decoded size (the fetch transport)', () => {
+  const args = { email: 'jane@example.com', role: 'member', workspaces: [] };
+
+  it('an answer in a content-encoding that was not asked for is an unknown outcome, not read', async () => {
+    portkey.replyOnce({ status: 200, body: { id: 'x', invite_link: 'y' }, headers: { 'content-encoding': 'gzip' } });
+    const res = await postMcp(inviteCall(args), await mintToken());
+    expect(res.json.result.isError).toBe(true);
+    expect(resultText(res.json.result)).toMatch(/content-encoding "gzip".*The invite may or may not have been created/);
+    expect(portkey.requests[0]!.headers['accept-encoding']).toBe('identity');
+  });
+
+  it('a body over 256 KiB is not read past the cap', async () => {
+    portkey.replyOnce({ status: 200, body: `{"id":"x","invite_link":"y"${' '.repeat(1024 * 1024)}}` });
+    const res = await postMcp(inviteCall(args), await mintToken());
+    expect(res.json.result.isError).toBe(true);
+    expect(resultText(res.json.result)).toMatch(/body over 262144 bytes.*The invite may or may not have been created/);
+  });
+});
+
 describe('workerd: authentication', () => {
   it('401 without a token, with a Bearer challenge', async () => {
     const res = await postMcp(rpc('tools/list'), null);
