@@ -10,6 +10,7 @@ import { createApp, type AppDeps } from './app.js';
 import { mintToken } from './auth/mint.js';
 import { allScopes, ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
+import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './node/lingering-close.js';
 import { createUndiciTransport } from './portkey/undici-transport.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -22,8 +23,8 @@ export interface RunningServer {
   close(deadlineMs?: number): Promise<void>;
 }
 
-/** How long a client may take (ms); see node:http Server. Tests shorten them. */
-export interface NodeServerTimeouts {
+/** How long a client may take (ms; see node:http Server), and how long a refused one may linger. Tests shorten them. */
+export interface NodeServerTimeouts extends LingerBounds {
   headersTimeout: number;
   requestTimeout: number;
   keepAliveTimeout: number;
@@ -36,6 +37,7 @@ const DEFAULT_TIMEOUTS: NodeServerTimeouts = {
   requestTimeout: 30_000,
   keepAliveTimeout: 5_000,
   connectionsCheckingInterval: 1_000,
+  ...DEFAULT_LINGER,
 };
 
 export async function startNodeServer(
@@ -62,7 +64,13 @@ export async function startNodeServer(
   void warmUp();
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve(
-      { fetch, port: config.port, hostname: config.host, serverOptions: { connectionsCheckingInterval: timeouts.connectionsCheckingInterval } },
+      {
+        fetch,
+        port: config.port,
+        hostname: config.host,
+        serverOptions: { connectionsCheckingInterval: timeouts.connectionsCheckingInterval },
+        createServer: createLingeringServer(timeouts),
+      },
       () => resolve(s),
     );
     s.once('error', reject);

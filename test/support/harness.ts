@@ -9,7 +9,7 @@ import { SignJWT, type JWTPayload } from 'jose';
 import { afterAll } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { startNodeServer, type RunningServer } from '../../src/node.js';
+import { startNodeServer, type NodeServerTimeouts, type RunningServer } from '../../src/node.js';
 import type { AppDeps } from '../../src/app.js';
 import { createFetchTransport } from '../../src/portkey/fetch-transport.js';
 import type { HttpTransport } from '../../src/portkey/transport.js';
@@ -51,7 +51,11 @@ export const TRANSPORTS: [name: 'undici' | 'fetch', make: () => HttpTransport][]
 ];
 
 /** Starts the real Node server; an injected `deps.transport` is closed with it. */
-export async function startTestServer(env: Record<string, string | undefined>, deps: AppDeps = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string | undefined>,
+  deps: AppDeps = {},
+  timeouts: Partial<NodeServerTimeouts> = {},
+): Promise<TestServer> {
   // Rate limits are off unless a test turns them on (test/rate-limit.test.ts does).
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -67,7 +71,7 @@ export async function startTestServer(env: Record<string, string | undefined>, d
     logs.push(line);
     observed.logLines.push(line);
   });
-  const running = await startNodeServer(config, { logger, ...deps });
+  const running = await startNodeServer(config, { logger, ...deps }, timeouts);
   return {
     ...running,
     close: async (deadlineMs) => {
@@ -82,13 +86,13 @@ export async function startTestServer(env: Record<string, string | undefined>, d
 }
 
 /** Like startTestServer, but every server it starts is stopped after the file, even when a test fails. */
-export function serverPool(): (env: Record<string, string | undefined>, deps?: AppDeps) => Promise<TestServer> {
+export function serverPool(): (env: Record<string, string | undefined>, deps?: AppDeps, timeouts?: Partial<NodeServerTimeouts>) => Promise<TestServer> {
   const servers: TestServer[] = [];
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.close(100)));
   });
-  return async (env, deps) => {
-    const s = await startTestServer(env, deps);
+  return async (env, deps, timeouts) => {
+    const s = await startTestServer(env, deps, timeouts);
     servers.push(s);
     return s;
   };
