@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECRETS, connectClient, freePort, postMcp, resultText, token } from './support/harness.js';
+import { SECRETS, connectClient, freePort, inviteCall, postMcp, resultText, token } from './support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -85,6 +85,18 @@ describe('wrangler dev (workerd, local)', () => {
     const get = await fetch(mcpUrl, { method: 'GET' });
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers 413 to a 2 MiB tools/call every time: the platform lets the client finish sending (issue 16)', async () => {
+    const bearer = await token();
+    const big = inviteCall({ email: 'big@example.com', role: 'member', workspaces: [], pad: 'x'.repeat(2 * 1024 * 1024) });
+    for (let i = 0; i < 10; i++) {
+      const res = await postMcp(mcpUrl, big, { authorization: `Bearer ${bearer}` });
+      expect(res.status).toBe(413);
+      expect(res.json.error.message).toMatch(/Request body too large: the limit is 1048576 bytes/);
+    }
+    const res = await postMcp(mcpUrl, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${bearer}` });
+    expect(res.json.result.tools[0].name).toBe('invite_user');
   });
 
   it('logs no secret', () => {
