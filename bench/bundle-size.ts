@@ -1,16 +1,17 @@
 /**
  * Builds the Workers bundle exactly as `wrangler deploy` would (dry run, offline) and records its
- * size, raw and gzip, in bench/results/bundle-size.json.
- *   npm run bench:bundle
+ * size, raw and gzip, in bundle-size.json: in the git-ignored bench/results/tmp/, or with
+ * --update in bench/results/ (the committed one). latest.md beside it is rebuilt.
+ *   npm run bench:bundle [-- --update]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-
-const repo = fileURLToPath(new URL('..', import.meta.url));
+import { writeLatest } from './perf/report.js';
+import { repo, resultsDir } from './perf/results-dir.js';
 
 export interface BundleSize {
   file: string;
@@ -38,6 +39,10 @@ export function buildWorkerBundle(): BundleSize {
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   const size = buildWorkerBundle();
   const result = { measuredAt: new Date().toISOString(), ...size, rawKiB: +(size.rawBytes / 1024).toFixed(1), gzipKiB: +(size.gzipBytes / 1024).toFixed(1) };
-  writeFileSync(join(repo, 'bench/results/bundle-size.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const { values } = parseArgs({ options: { update: { type: 'boolean', default: false } }, strict: true });
+  const dir = resultsDir(values.update);
+  writeFileSync(join(dir, 'bundle-size.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeLatest(dir);
   console.log(`Workers bundle ${size.file}: ${result.rawKiB} KiB raw, ${result.gzipKiB} KiB gzip; node: imports: ${size.nodeImports.length ? size.nodeImports.join(', ') : 'none'}`);
+  console.log(`Written to ${relative(repo, join(dir, 'bundle-size.json'))}${values.update ? '' : ' (--update writes the committed bench/results/bundle-size.json)'}`);
 }

@@ -4,10 +4,12 @@
  * only, bounded in time. Not part of `npm test`; run it with
  *   npm run soak                         (60 s, 32 callers, 3 tenants)
  *   npm run soak -- --duration 20 --concurrency 16
- * or in CI with RUN_SOAK=1 bash .ci/run. Writes bench/results/soak.json and exits non-zero when
- * a call failed outside the window in which Portkey was down, or memory grew beyond noise.
+ * or in CI with RUN_SOAK=1 bash .ci/run. Writes soak.json (to bench/results/tmp/; with --update to
+ * the committed bench/results/) and exits non-zero when a call failed outside the window in which
+ * Portkey was down, or memory grew beyond noise.
  */
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -15,12 +17,14 @@ import { SignJWT } from 'jose';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startNodeServer } from '../src/node.js';
+import { resultsDir } from './perf/results-dir.js';
 
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '60' },
     concurrency: { type: 'string', default: '32' },
     latency: { type: 'string', default: '20' },
+    update: { type: 'boolean', default: false },
   },
 });
 const durationMs = Number(values.duration) * 1000;
@@ -227,7 +231,7 @@ const report = {
   invitesCreated: portkey.created(),
   logLines,
 };
-writeFileSync(new URL('./results/soak.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(resultsDir(values.update), 'soak.json'), `${JSON.stringify(report, null, 2)}\n`);
 console.log(JSON.stringify(report, null, 2));
 
 // Noise allowance: 2 MB of heap (after a forced GC) over the warmed-up second half.

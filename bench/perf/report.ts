@@ -109,7 +109,8 @@ export function targetsSection(t: RunRecord | undefined, mem: RunRecord | undefi
       const r = pairedRatios(group, other, f);
       return { text: r.length ? spread(r, 2) : 'not measured', median: r.length ? median(r) : undefined };
     };
-    const where = `${scenario}, c=${TARGET_CONCURRENCY}`;
+    const flagged = group.filter((c) => c.flagged).length;
+    const where = `${scenario}, c=${TARGET_CONCURRENCY}${flagged ? ` (⚠ ${flagged} flagged cell(s): see the table)` : ''}`;
     const vsFetch = ratio('floor-fetch', (c) => c.rps);
     const vsUsual = ratio('usual', (c) => c.rps);
     const vsUndici = ratio('floor-undici', (c) => c.rps);
@@ -152,9 +153,10 @@ export function targetsSection(t: RunRecord | undefined, mem: RunRecord | undefi
     mem ? `memory ${mem.startedAt}` : undefined,
     startup ? `start-up ${startup.startedAt}` : undefined,
   ].filter(Boolean);
+  const caveat = t && (t.quick || new Set(cells.map((c) => c.repeat)).size < 3) ? ' A quick or single-repeat run checks that everything works; it is not a measurement to judge targets by.' : '';
   return (
     `Each target of issue 13 as measured (${sources.join('; ') || 'no runs'}); ratios are medians of ours ÷ the other paired per repeat, (min–max). ` +
-    `Floors: ${FLOORS.join(', ')}.\n\n${rows.join('\n')}\n`
+    `Floors: ${FLOORS.join(', ')}.${caveat}\n\n${rows.join('\n')}\n`
   );
 }
 
