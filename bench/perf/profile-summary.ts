@@ -30,8 +30,14 @@ export interface CpuProfile {
 export interface Attribution {
   /** The module a frame's code belongs to (a package, a src/ file), or undefined for runtime internals. */
   moduleOf(frame: CallFrame): string | undefined;
-  /** The owner a frame stands for when it is the nearest such frame on the stack; undefined to look further up. */
+  /** The owner a frame stands for; undefined if it stands for none. */
   ownerOf(frame: CallFrame): string | undefined;
+  /**
+   * Which named frame on a sample's stack owns it: the nearest (the code that asked, e.g. our
+   * function under node internals) or the outermost (e.g. the library API a module's top level
+   * called, for start-up profiles where every module's top level is one bundle function).
+   */
+  owner: 'nearest' | 'outermost';
   /** Display name of a frame. */
   frameName(frame: CallFrame): string;
   /** Samples under a frame matching this are left out (e.g. the profiler's own stop). */
@@ -52,8 +58,13 @@ export const SPECIAL = ['(idle)', '(program)', '(garbage collector)', '(root)'];
 
 export const readProfile = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
 
-/** Per profile: self time (µs) per node id, samples under excluded frames dropped. */
-function selfTimes(prof: CpuProfile, a: Attribution) {
+/**
+ * Per profile: self time (µs) per node id, samples under excluded frames dropped. A sample weighs
+ * its time delta, or `sampleUs` when given: on a loaded machine a descheduled thread takes no
+ * samples, so the next delta holds wall time the thread did not run; counting samples at the
+ * sampling interval measures CPU instead.
+ */
+function selfTimes(prof: CpuProfile, a: Attribution, sampleUs?: number) {
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -70,34 +81,49 @@ function selfTimes(prof: CpuProfile, a: Attribution) {
   }
   const selfUs = new Map<number, number>();
   prof.samples.forEach((id, i) => {
-    if (!excluded.has(id)) selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, prof.timeDeltas[i] ?? 0));
+    if (!excluded.has(id)) selfUs.set(id, (selfUs.get(id) ?? 0) + (sampleUs ?? Math.max(0, prof.timeDeltas[i] ?? 0)));
   });
   return { byId, parent, selfUs };
 }
 
-/** CPU time of one profile: every sample that is not (idle), in ms. */
-export function busyMs(prof: CpuProfile): number {
-  const { byId, selfUs } = selfTimes(prof, { moduleOf: () => undefined, ownerOf: () => undefined, frameName: () => '' });
+/** Samples that are not (idle), and the wall time their deltas add up to (ms). */
+export function busySamples(prof: CpuProfile): { samples: number; sampledMs: number } {
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  let samples = 0;
   let us = 0;
-  for (const [id, t] of selfUs) if (byId.get(id)!.callFrame.functionName !== '(idle)') us += t;
-  return us / 1000;
+  prof.samples.forEach((id, i) => {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') return;
+    samples++;
+    us += Math.max(0, prof.timeDeltas[i] ?? 0);
+  });
+  return { samples, sampledMs: us / 1000 };
 }
 
-export function summariseProfiles(profiles: CpuProfile[], a: Attribution, topN = 30): ProfileSummary {
+/** The sampling interval (µs) as it ran: the median gap between samples over all the profiles. */
+export function samplingIntervalUs(profiles: CpuProfile[]): number {
+  const gaps = profiles.flatMap((p) => p.timeDeltas.slice(1)).filter((d) => d > 0).sort((x, y) => x - y);
+  return gaps.length ? gaps[gaps.length >> 1]! : 1000;
+}
+
+export function summariseProfiles(profiles: CpuProfile[], a: Attribution, topN = 30, sampleUs?: number): ProfileSummary {
   const fns = new Map<string, { us: number; via: Map<string, number> }>();
   const modules = new Map<string, number>();
   const owners = new Map<string, number>();
   let totalUs = 0;
   let idleUs = 0;
   for (const prof of profiles) {
-    const { byId, parent, selfUs } = selfTimes(prof, a);
+    const { byId, parent, selfUs } = selfTimes(prof, a, sampleUs);
     const owner = (id: number): { name: string; frame: CallFrame } | undefined => {
+      let found: { name: string; frame: CallFrame } | undefined;
       for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
         const frame = byId.get(cur)!.callFrame;
         const name = a.ownerOf(frame);
-        if (name) return { name, frame };
+        if (name) {
+          found = { name, frame };
+          if (a.owner === 'nearest') break;
+        }
       }
-      return undefined;
+      return found;
     };
     for (const [id, us] of selfUs) {
       const frame = byId.get(id)!.callFrame;

@@ -34,6 +34,7 @@ const frameName = (cf: CallFrame) => {
 export const nodeAttribution: Attribution = {
   moduleOf: (f) => moduleOfUrl(f.url),
   ownerOf: (f) => moduleOfUrl(f.url),
+  owner: 'nearest',
   frameName,
   // The profiler's own stop (serialising the profile) runs under bench/servers/common.ts: not ours.
   exclude: (f) => f.url.includes('bench/servers/'),

@@ -87,8 +87,14 @@ export interface StartupRecord {
   machine: MachineInfo;
   repeats: number;
   bundles: { target: StartupTarget; rawBytes: number; gzipBytes: number }[];
-  /** One per `wrangler check startup`: the CPU time sampled while the Worker's modules were evaluated. */
-  runs: { repeat: number; target: StartupTarget; cpuMs: number; wallMs: number; samples: number; file: string }[];
+  /** The profiler's sampling interval as it ran (ms): the median gap between samples, all profiles pooled. */
+  sampleIntervalMs: number;
+  /**
+   * One per `wrangler check startup`, while the Worker's modules were evaluated: cpuMs = non-idle
+   * samples × the sampling interval; sampledMs = the wall time those samples' gaps add up to
+   * (larger when the machine descheduled the isolate); wallMs = the whole profile.
+   */
+  runs: { repeat: number; target: StartupTarget; cpuMs: number; busySamples: number; sampledMs: number; wallMs: number; samples: number; file: string }[];
   /** All repeats of a target added up. */
   profiles: Record<StartupTarget, ProfileSummary>;
 }

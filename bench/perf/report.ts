@@ -213,19 +213,25 @@ export function profileTable(run: RunRecord): string {
 export function startupTable(run: StartupRecord): string {
   const lines = [
     `Start-up run ${run.startedAt}: \`wrangler check startup\` (workerd's CPU profile of evaluating the Worker's modules, the first request excluded) on two prebuilt bundles, alternating, ${run.repeats} repeats each; ` +
-      `CPU = the non-idle sampled time. Node ${run.machine.node}, ${run.machine.cpus} CPUs, load average at start ${run.machine.loadavg.join(' ')}. The sampler is coarse (a few ms per sample): compare medians.`,
+      `CPU = non-idle samples × the sampling interval (${fmt(run.sampleIntervalMs, 2)} ms, the median gap between samples); "between samples" = the wall time those samples' gaps add up to, larger when the machine descheduled the isolate. ` +
+      `Node ${run.machine.node}, ${run.machine.cpus} CPUs, load average at start ${run.machine.loadavg.join(' ')}. Compare medians.`,
     '',
-    '| Worker | bundle gzip KiB | CPU ms median (min–max) | wall ms median | each run, CPU ms |',
-    '|---|---:|---:|---:|---|',
+    '| Worker | bundle gzip KiB | CPU ms median (min–max) | between samples ms median | profile wall ms median | each run, CPU ms |',
+    '|---|---:|---:|---:|---:|---|',
   ];
   for (const target of ['minimal', 'ours'] as const) {
     const runs = run.runs.filter((r) => r.target === target);
     const b = run.bundles.find((x) => x.target === target);
     lines.push(
-      `| ${target === 'ours' ? '**ours**' : 'minimal Hono + jose'} | ${b ? fmt(b.gzipBytes / 1024, 1) : ''} | ${spread(runs.map((r) => r.cpuMs), 1)} | ${fmt(median(runs.map((r) => r.wallMs)), 1)} | ${runs.map((r) => fmt(r.cpuMs, 1)).join(', ')} |`,
+      `| ${target === 'ours' ? '**ours**' : 'minimal Hono + jose'} | ${b ? fmt(b.gzipBytes / 1024, 1) : ''} | ${spread(runs.map((r) => r.cpuMs), 1)} | ${fmt(median(runs.map((r) => r.sampledMs)), 1)} | ${fmt(median(runs.map((r) => r.wallMs)), 1)} | ${runs.map((r) => fmt(r.cpuMs, 1)).join(', ')} |`,
     );
   }
-  lines.push('', `Where ours spends start-up CPU (all ${run.repeats} profiles added up):`, '', ...summaryTables(run.profiles.ours, 'self time charged to the nearest src/ module on the stack (who asked for it)'));
+  lines.push(
+    '',
+    `Where ours spends start-up CPU (all ${run.repeats} profiles added up, each sample weighing one interval; every module's top level is one bundle function, "(top level)"):`,
+    '',
+    ...summaryTables(run.profiles.ours, 'self time charged to the outermost named function under the top level (the API a module\'s top level called)'),
+  );
   return `${lines.join('\n')}\n`;
 }
 
