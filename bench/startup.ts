@@ -64,7 +64,8 @@ function bundleAttribution(main: { name: string; code: string }): Attribution {
   });
   const inBundle = (f: CallFrame) => f.url.endsWith(main.name);
   const moduleOf = (f: CallFrame) => {
-    if (!inBundle(f) || f.lineNumber < 0) return undefined;
+    if (!inBundle(f)) return undefined;
+    if (f.lineNumber < 0) return '(bundle top level: every module\'s top-level statements)';
     let lo = 0;
     let hi = markers.length - 1;
     let found: string | undefined;
