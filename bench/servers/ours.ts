@@ -24,6 +24,6 @@ const config = loadConfig({
   RATE_LIMIT_CALLER_PER_MINUTE: '0',
 });
 
-// No deps: whatever logger and fetch production uses by default is what is measured.
+// No deps: whatever logger and Portkey transport (undici on Node) production uses by default is what is measured.
 const running = await startNodeServer(config);
 announceReady('ours', running.port);
