@@ -1,7 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { toJsonSchemaCompat } from '@modelcontextprotocol/sdk/server/zod-json-schema-compat.js';
-import { ListToolsRequestSchema, type ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
+import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import type { Caller } from '../auth/caller.js';
 import { PortkeyAnsweredError } from '../errors.js';
@@ -14,6 +13,7 @@ import type { Tenant } from '../tenants/tenant-table.js';
 import { INVITE_USER, inviteUser, inviteUserDefinition, type InviteAudit } from '../tools/invite-user.js';
 import type { InviteUserArgs } from '../tools/invite-user-schema.js';
 import { outcomeOf, toolErrorResult } from '../tools/tool-result.js';
+import { createToolsListing, seedToolsListing } from './tools-listing.js';
 
 export const SERVER_INFO = { name: 'portkey-invite-mcp', version: '0.1.0' };
 
@@ -42,14 +42,14 @@ export interface McpCall {
 export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promise<Response> {
   // @cfworker/json-schema interprets schemas; Ajv (the SDK default) compiles code, which workerd forbids.
   const jsonSchemaValidator = new CfWorkerJsonSchemaValidator();
-  const toolsList = listTools();
+  const listTools = createToolsListing({ seed: seedToolsListing(), resolveTenant: deps.resolveTenant, logger: deps.logger });
 
   return async ({ request, parsedBody, caller, requestId }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
     server.registerTool(INVITE_USER, inviteUserDefinition, (args) => runInviteUser(args, caller, requestId, deps));
-    // The tool list never changes: answer tools/list with the listing built at start-up rather
-    // than converting the zod schemas to JSON Schema on every call.
-    server.server.setRequestHandler(ListToolsRequestSchema, () => toolsList);
+    // tools/list from listings built once (at start-up, then once per tenant policy), never by
+    // converting the zod schemas to JSON Schema per call; narrowed to what this caller's tenant may grant.
+    server.server.setRequestHandler(ListToolsRequestSchema, () => listTools(caller));
     // registerTool announces tools.listChanged, but a stateless server has no stream to send it on.
     server.server.registerCapabilities({ tools: { listChanged: false } });
 
@@ -59,21 +59,6 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
     // nothing is left in flight: the server and transport are simply dropped for the GC.
     // (Closing them would build a "Connection closed" error with a stack trace per request.)
     return transport.handleRequest(request, { parsedBody });
-  };
-}
-
-/** tools/list as McpServer would build it (same conversion, same options), computed once. */
-function listTools(): ListToolsResult {
-  const { inputSchema, outputSchema, ...rest } = inviteUserDefinition;
-  return {
-    tools: [
-      {
-        name: INVITE_USER,
-        ...rest,
-        inputSchema: toJsonSchemaCompat(inputSchema, { strictUnions: true, pipeStrategy: 'input' }) as ListToolsResult['tools'][number]['inputSchema'],
-        outputSchema: toJsonSchemaCompat(outputSchema, { strictUnions: true, pipeStrategy: 'output' }) as ListToolsResult['tools'][number]['outputSchema'],
-      },
-    ],
   };
 }
 
