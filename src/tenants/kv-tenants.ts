@@ -26,7 +26,8 @@ export interface KvTenantOptions {
 export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
   const ttlMs = o.ttlMs ?? 30_000;
   const maxEntries = o.maxEntries ?? 1000;
-  const now = o.now ?? Date.now;
+  // Read the clock through the global at each call (not a reference taken once), so a test's fake clock reaches it.
+  const now = o.now ?? (() => Date.now());
   const cache = new Map<string, { tenant: Tenant | undefined; expires: number }>();
 
   return async (tenantId) => {

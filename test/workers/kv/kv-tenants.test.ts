@@ -3,10 +3,10 @@
  * written by the test after the Worker started: tenants are added without a redeploy.
  */
 import { env } from 'cloudflare:workers';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PORTKEY_BASE_URL, SECRETS } from '../support/bindings.js';
 import { installFakePortkey, type FakePortkey } from '../support/fake-portkey.js';
-import { inviteCall, mintToken, postMcp, resultText } from '../support/mcp.js';
+import { inviteCall, mintToken, postMcp, resultText, rpc } from '../support/mcp.js';
 
 interface KvLike {
   put(key: string, value: string): Promise<void>;
@@ -54,5 +54,42 @@ describe('workerd: Cloudflare rate-limiting binding', () => {
     expect(results.map((r) => !!r.isError)).toEqual([false, false, true]);
     expect(resultText(results[2])).toMatch(/Too many invites for caller "runaway-agent".*Retry after 60 s/);
     expect(portkey.requests).toHaveLength(2);
+  });
+});
+
+describe('workerd: tools/list follows the KV entry', () => {
+  /** KV entries are trusted for 30 s in an isolate (src/tenants/kv-tenants.ts). */
+  const KV_TTL_MS = 30_000;
+  const listTool = async (bearer: string) => (await postMcp(rpc('tools/list'), bearer)).json.result.tools[0];
+
+  it("a KV tenant's listing is narrowed to its entry, and a changed entry gives a new listing once the KV TTL has passed", async () => {
+    const put = (allow: unknown) => (env.TENANTS_KV as KvLike).put('wayne', JSON.stringify({ apiKey: { env: 'ACME_PORTKEY_KEY' }, allow }));
+    await put({ orgRoles: ['member'], workspaces: ['ws-gotham-*'] });
+    const bearer = await mintToken({ sub: 'kv-lister', claims: { org_id: 'wayne' } });
+
+    const first = await listTool(bearer);
+    expect(first.inputSchema.properties.role.enum).toEqual(['member']);
+    expect(first.inputSchema.properties.workspaces.items.properties.id.anyOf).toEqual([{ pattern: '^ws-gotham-' }]);
+    expect(first.description).toMatch(/allows only: org role "member"; workspaces "ws-gotham-\*" \(at least one\)\.$/);
+
+    await put({ orgRoles: ['admin', 'member'], workspaces: ['ws-metropolis'] });
+    // Within the TTL the cached entry, and so its listing, still holds.
+    expect(await listTool(bearer)).toEqual(first);
+
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + KV_TTL_MS + 1_000 });
+    try {
+      const second = await listTool(bearer);
+      expect(second.inputSchema.properties.role.enum).toEqual(['admin', 'member']);
+      expect(second.inputSchema.properties.workspaces.items.properties.id.enum).toEqual(['ws-metropolis']);
+      expect(second.description).toMatch(/allows only: org roles "admin", "member"; workspaces "ws-metropolis" \(at least one\)\.$/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a caller whose tenant is not in KV still lists the tool, with the full schema', async () => {
+    const tool = await listTool(await mintToken({ sub: 'kv-lister-2', claims: { org_id: 'initech' } }));
+    expect(tool.inputSchema.properties.role.enum).toEqual(['admin', 'member']);
+    expect(tool.description).not.toMatch(/This organisation's policy allows/);
   });
 });
