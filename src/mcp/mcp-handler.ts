@@ -31,6 +31,8 @@ export interface McpCall {
   parsedBody: unknown;
   caller: Caller;
   requestId: string;
+  /** Where the call came from, for the audit line (see http/client-address.ts). */
+  clientAddress?: string;
 }
 
 /**
@@ -44,9 +46,9 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   const jsonSchemaValidator = new CfWorkerJsonSchemaValidator();
   const toolsList = listTools();
 
-  return async ({ request, parsedBody, caller, requestId }) => {
+  return async ({ request, parsedBody, caller, requestId, clientAddress }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
-    server.registerTool(INVITE_USER, inviteUserDefinition, (args) => runInviteUser(args, caller, requestId, deps));
+    server.registerTool(INVITE_USER, inviteUserDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress }, deps));
     // The tool list never changes: answer tools/list with the listing built at start-up rather
     // than converting the zod schemas to JSON Schema on every call.
     server.server.setRequestHandler(ListToolsRequestSchema, () => toolsList);
@@ -77,7 +79,7 @@ function listTools(): ListToolsResult {
   };
 }
 
-async function runInviteUser(args: InviteUserArgs, caller: Caller, requestId: string, deps: McpHandlerDeps) {
+async function runInviteUser(args: InviteUserArgs, caller: Caller, { requestId, clientAddress }: { requestId: string; clientAddress?: string }, deps: McpHandlerDeps) {
   const started = Date.now();
   const audit: InviteAudit = {};
   let outcome = 'invited';
@@ -97,6 +99,7 @@ async function runInviteUser(args: InviteUserArgs, caller: Caller, requestId: st
     writeAuditLine(deps.logger, {
       requestId,
       caller,
+      clientAddress,
       args,
       tenant: audit.tenant ?? caller.tenantId,
       outcome,
