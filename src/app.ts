@@ -118,7 +118,17 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
       const caller = c.get('caller')!;
       const message = await readMcpMessage(c);
       if (message instanceof Response) return message;
-      const stepUp = await stepUpForAdminInvite({ config, caller, message: message.body, resolveTenant, logger, requestId: c.get('requestId') });
+      const address = clientAddress(deps.socketAddress?.(c), c.req.header('x-forwarded-for'), config.trustProxyHops);
+      const stepUp = await stepUpForAdminInvite({
+        config,
+        caller,
+        message: message.body,
+        resolveTenant,
+        logger,
+        requestId: c.get('requestId'),
+        tenantId: c.get('tenant'),
+        clientAddress: address,
+      });
       if (stepUp) {
         const { scopes, description } = stepUp;
         return bearerError(c, config, 403, { error: 'insufficient_scope', scopes, description }, { error: 'insufficient_scope', error_description: description });
@@ -128,7 +138,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
         parsedBody: message.body,
         caller,
         requestId: c.get('requestId'),
-        clientAddress: clientAddress(deps.socketAddress?.(c), c.req.header('x-forwarded-for'), config.trustProxyHops),
+        clientAddress: address,
       });
     },
   );

@@ -261,7 +261,7 @@ async function printLocalBanner(config: Config, logger: Logger): Promise<void> {
     [
       '',
       `portkey-invite-mcp is running in LOCAL MODE at ${mcpUrl}`,
-      '(no AUTH_JWT_SECRET / AUTH_PUBLIC_KEY / AUTH_JWKS_URL set: tokens are signed with a secret made for this run)',
+      `(no AUTH_JWT_SECRET / AUTH_PUBLIC_KEY / AUTH_JWKS_URL set: tokens are signed with the local secret in ${LOCAL_SECRET_FILE}, made on the first start)`,
       '',
       'Bearer token (valid 1 hour):',
       token,
