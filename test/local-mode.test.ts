@@ -36,6 +36,8 @@ describe('npm start with no configuration (local mode)', () => {
     // against the URL it was given refuses any other spelling, such as 127.0.0.1).
     expect(url).toMatch(/^http:\/\/localhost:\d+\/mcp$/);
     expect(decodeJwt(token).aud).toBe(url);
+    // The JSON line is batched per event-loop turn, so it may follow the banner a moment later.
+    await waitFor(() => s.stdout().includes('"event":"server.local_mode"'), 'the server.local_mode line');
     const localModeLine = s.stdout().split('\n').find((l) => l.includes('"event":"server.local_mode"'))!;
     expect(JSON.parse(localModeLine)).toMatchObject({ level: 'info', mcp_url: url, local_secret_file: '.local-secret' });
     expect(localModeLine).not.toContain(token);
