@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { mintToken, parseTtl } from '../src/auth/mint.js';
 import { ConfigError } from '../src/config.js';
 import { loadNodeConfig } from '../src/node.js';
-import { isLocalMode, LOCAL_SECRET_FILE, readLocalSecret, withDotEnv } from '../src/node-env.js';
+import { isLocalMode, LOCAL_SECRET_FILE, readLocalSecret, withDotEnv } from '../src/node/env.js';
 
 const USAGE = [
   'Usage: npm run -s token -- --sub <subject> [--tenant <id>] [--scope "<scopes>"]... [--ttl <duration>]',

@@ -11,7 +11,7 @@ import { createApp, type AppDeps } from './app.js';
 import { mintToken } from './auth/mint.js';
 import { allScopes, ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
-import { isLocalMode, LOCAL_SECRET_FILE, readOrCreateLocalSecret, withDotEnv } from './node-env.js';
+import { isLocalMode, LOCAL_SECRET_FILE, readOrCreateLocalSecret, withDotEnv } from './node/env.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './node/lingering-close.js';
 import { createUndiciTransport } from './portkey/undici-transport.js';
 

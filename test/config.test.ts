@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, KNOWN_VARIABLES, loadConfig } from '../src/config.js';
 import { closestName, editDistance } from '../src/config/unknown-variables.js';
 import { clientAddress } from '../src/http/client-address.js';
-import { withDotEnv } from '../src/node-env.js';
+import { withDotEnv } from '../src/node/env.js';
 import { SECRETS } from './support/harness.js';
 
 const SECRET = SECRETS.jwtSecret;

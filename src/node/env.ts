@@ -4,7 +4,7 @@
  */
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../errors.js';
 
 type Env = Record<string, string | undefined>;
 
