@@ -11,6 +11,8 @@ import { createLogger, type Logger } from './log.js';
 import { authenticate } from './http/authenticate.js';
 import { guardRequestSource, requestSourcePolicy } from './http/dns-rebinding.js';
 import { bodyLimitByLength, onlyWithOrigin } from './http/fast-paths.js';
+import { clientAddress } from './http/client-address.js';
+import { answerOAuthProbes } from './http/oauth-probes.js';
 import { requestId, type RequestIdVariables } from './http/request-id.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
 import { readMcpMessage } from './http/read-mcp-message.js';
@@ -30,6 +32,8 @@ export interface AppDeps {
   resolveTenant?: TenantResolver;
   /** Overrides the in-process rate limiters (e.g. Cloudflare's rate-limiting binding). */
   rateLimiters?: InviteRateLimiters;
+  /** The address the request came from as the runtime sees it (Node: the socket's peer; Workers: CF-Connecting-IP). */
+  socketAddress?: (c: Context) => string | undefined;
 }
 
 export interface InviteServer {
@@ -85,6 +89,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
         : c.json({ error: 'not_found', error_description: 'No authorization server is configured: tokens are issued by the platform that shares AUTH_JWT_SECRET.' }, 404),
     );
   }
+  if (!hasAuthorizationServer(config)) answerOAuthProbes(app);
 
   // MCP transports §"Security Warning": validate Origin (and Host) to prevent DNS rebinding.
   const sources = requestSourcePolicy(config);
@@ -113,12 +118,28 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
       const caller = c.get('caller')!;
       const message = await readMcpMessage(c);
       if (message instanceof Response) return message;
-      const stepUp = await stepUpForAdminInvite({ config, caller, message: message.body, resolveTenant, logger, requestId: c.get('requestId') });
+      const address = clientAddress(deps.socketAddress?.(c), c.req.header('x-forwarded-for'), config.trustProxyHops);
+      const stepUp = await stepUpForAdminInvite({
+        config,
+        caller,
+        message: message.body,
+        resolveTenant,
+        logger,
+        requestId: c.get('requestId'),
+        tenantId: c.get('tenant'),
+        clientAddress: address,
+      });
       if (stepUp) {
         const { scopes, description } = stepUp;
         return bearerError(c, config, 403, { error: 'insufficient_scope', scopes, description }, { error: 'insufficient_scope', error_description: description });
       }
-      return handleMcp({ request: message.request, parsedBody: message.body, caller, requestId: c.get('requestId') });
+      return handleMcp({
+        request: message.request,
+        parsedBody: message.body,
+        caller,
+        requestId: c.get('requestId'),
+        clientAddress: address,
+      });
     },
   );
 

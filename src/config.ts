@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import { parseTenantsJson, type TenantTable } from './tenants/tenant-table.js';
+import { unknownVariableWarnings } from './config/unknown-variables.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
 
 export { ConfigError };
 
@@ -67,6 +69,12 @@ export interface Config {
   /** True when HOST is a loopback address: DNS-rebinding protection checks Host too. */
   loopback: boolean;
   maxBodyBytes: number;
+  /** LOG_LEVEL: the least severe level written (audit lines are always written). */
+  logLevel: LogLevel;
+  /** TRUST_PROXY: how many reverse proxies in front append to X-Forwarded-For (0: ignore it). */
+  trustProxyHops: number;
+  /** Settings that are allowed but probably not meant (e.g. a misspelt name); the entry logs them. */
+  warnings: string[];
 }
 
 
@@ -100,7 +108,22 @@ const envSchema = z.object({
   ALLOWED_HOSTS: z.string().optional(),
   RATE_LIMIT_TENANT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_CALLER_PER_MINUTE: z.coerce.number().int().min(0).default(20),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  TRUST_PROXY: z.coerce.number().int().min(0).max(16).default(0),
 });
+
+/**
+ * Every variable name this server reads: the schema's, plus those read outside it (by an entry,
+ * or as a binding). The one list unknown-variable warnings are checked against: add new names
+ * to the schema, or here.
+ */
+export const KNOWN_VARIABLES: readonly string[] = [
+  ...Object.keys(envSchema.shape),
+  'TENANTS_FILE', // Node: read by the entry into TENANTS
+  'TENANTS_KV', // Workers: a KV namespace binding
+  'TENANT_RATE_LIMITER', // Workers: rate-limiting bindings
+  'CALLER_RATE_LIMITER',
+];
 
 const HINTS: Record<string, string> = {
   PORT: 'a whole number from 0 to 65535',
@@ -111,6 +134,8 @@ const HINTS: Record<string, string> = {
   PORTKEY_TIMEOUT_MS: 'a whole number of milliseconds from 1 to 120000 (default 10000)',
   RATE_LIMIT_TENANT_PER_MINUTE: 'a whole number of calls per minute, 0 for no limit (default 60)',
   RATE_LIMIT_CALLER_PER_MINUTE: 'a whole number of calls per minute, 0 for no limit (default 20)',
+  LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
+  TRUST_PROXY: 'the number of reverse proxies in front of this server that append to X-Forwarded-For, from 0 to 16 (default 0: the header is ignored)',
 };
 
 /** Empty strings count as unset, so `FOO=` in a .env file means "use the default". */
@@ -132,34 +157,56 @@ export interface LoadOptions {
   externalTenants?: boolean;
   /** Where TENANTS came from, for messages (the Node entry reads it from TENANTS_FILE). */
   tenantsSource?: string;
+  /** Local mode's signing secret (Node keeps it in .local-secret); a fresh random one when absent. */
+  localSecret?: Uint8Array;
+  /** Problems the entry already found reading its sources, reported with the rest. */
+  problems?: string[];
 }
 
-export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
-  const env = withoutEmpty(rawEnv);
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const name = String(issue.path[0]);
+/** Each variable parsed on its own, so one bad value does not hide the next. */
+function parseEachVariable(env: Env, problems: string[]): { e: z.infer<typeof envSchema>; invalid: Set<string> } {
+  const invalid = new Set<string>();
+  const valid: Env = {};
+  for (const [name, schema] of Object.entries(envSchema.shape)) {
+    if (env[name] === undefined) continue;
+    const r = (schema as z.ZodType).safeParse(env[name]);
+    if (r.success) {
+      valid[name] = env[name];
+      continue;
+    }
+    invalid.add(name);
     const hint = HINTS[name] ? ` Expected ${HINTS[name]}.` : '';
-    throw new ConfigError(`Invalid ${name}: ${issue.message}.${hint}`);
+    problems.push(`Invalid ${name}: ${r.error.issues[0]!.message}.${hint}`);
   }
-  const e = parsed.data;
+  return { e: envSchema.parse(valid), invalid };
+}
+
+/**
+ * Reads and checks the whole configuration. Every problem is collected and reported at once
+ * (one ConfigError, one problem per line); things that are allowed but probably not meant come
+ * back as `warnings` for the entry to log.
+ */
+export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
+  const problems: string[] = [...(options.problems ?? [])];
+  const warnings = unknownVariableWarnings(Object.keys(rawEnv), KNOWN_VARIABLES);
+  const env = withoutEmpty(rawEnv);
+  const { e, invalid } = parseEachVariable(env, problems);
 
   const publicUrl = canonicalBase(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   const resource = `${publicUrl}/mcp`;
 
-  const sources = (['AUTH_JWT_SECRET', 'AUTH_PUBLIC_KEY', 'AUTH_JWKS_URL'] as const).filter((k) => e[k]);
+  const sources = (['AUTH_JWT_SECRET', 'AUTH_PUBLIC_KEY', 'AUTH_JWKS_URL'] as const).filter((k) => env[k] !== undefined);
   if (sources.length > 1) {
-    throw new ConfigError(`Set only one of AUTH_JWT_SECRET, AUTH_PUBLIC_KEY, AUTH_JWKS_URL (found ${sources.join(', ')}).`);
+    problems.push(`Set only one of AUTH_JWT_SECRET, AUTH_PUBLIC_KEY, AUTH_JWKS_URL (found ${sources.join(', ')}).`);
   }
   const localMode = sources.length === 0;
-  const keySource = buildKeySource(e);
+  const keySource = buildKeySource(e, options.localSecret, problems);
 
   const family: readonly string[] = keySource.kind === 'secret' ? HMAC_ALGORITHMS : ASYMMETRIC_ALGORITHMS;
   const algorithms = e.AUTH_ALGORITHMS ? list(e.AUTH_ALGORITHMS) : [...family];
   for (const alg of algorithms) {
-    if (!family.includes(alg)) {
-      throw new ConfigError(
+    if (sources.length <= 1 && !family.includes(alg)) {
+      problems.push(
         `AUTH_ALGORITHMS contains ${JSON.stringify(alg)}, which cannot be used with ${sources[0] ?? 'the local secret'}. ` +
           `Allowed: ${family.join(', ')}.`,
       );
@@ -167,7 +214,16 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
   }
 
   if ((keySource.kind === 'public-key' || keySource.kind === 'jwks') && !e.AUTH_ISSUER) {
-    throw new ConfigError(`AUTH_ISSUER is required with ${sources[0]}: set it to the issuer ("iss") your tokens carry.`);
+    problems.push(`AUTH_ISSUER is required with ${sources[0]}: set it to the issuer ("iss") your tokens carry.`);
+  }
+
+  // A token's audience is <PUBLIC_URL>/mcp: on a non-loopback address the default
+  // (http://localhost:PORT) is never the URL clients use, so every real token would fail.
+  if (!localMode && !LOOPBACK_HOST.test(e.HOST) && e.PUBLIC_URL === undefined && !invalid.has('PUBLIC_URL') && !invalid.has('HOST')) {
+    problems.push(
+      `PUBLIC_URL is required when HOST (${e.HOST}) is not a loopback address: set it to the URL clients reach this server at ` +
+        '(e.g. https://mcp.example.com); tokens must carry the audience <PUBLIC_URL>/mcp.',
+    );
   }
 
   const adminScope = e.AUTH_ADMIN_SCOPE === undefined ? (rawEnv.AUTH_ADMIN_SCOPE === undefined ? DEFAULT_ADMIN_SCOPE : undefined) : e.AUTH_ADMIN_SCOPE;
@@ -175,18 +231,33 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
 
   const multi = e.TENANTS ? 'TENANTS' : options.externalTenants ? 'TENANTS_KV' : undefined;
   if (multi && e.PORTKEY_API_KEY) {
-    throw new ConfigError(`Both PORTKEY_API_KEY and ${multi} are set: choose one (PORTKEY_API_KEY for one tenant, ${multi} for several).`);
+    problems.push(`Both PORTKEY_API_KEY and ${multi} are set: choose one (PORTKEY_API_KEY for one tenant, ${multi} for several).`);
   }
-  const tenants: TenantTable = multi
-    ? { mode: 'multi', tenants: e.TENANTS ? parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL, options.tenantsSource ?? 'TENANTS') : new Map() }
-    : { mode: 'single', tenant: { id: 'default', apiKey: e.PORTKEY_API_KEY, baseUrl: e.PORTKEY_BASE_URL, allow: {} } };
+  let tenants: TenantTable = { mode: 'single', tenant: { id: 'default', apiKey: e.PORTKEY_API_KEY, baseUrl: e.PORTKEY_BASE_URL, allow: {} } };
+  if (multi) {
+    try {
+      const table = e.TENANTS ? parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL, options.tenantsSource ?? 'TENANTS') : new Map();
+      tenants = { mode: 'multi', tenants: table };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
+  if (!localMode && !multi && !e.PORTKEY_API_KEY) {
+    warnings.push(
+      'No Portkey key is configured (neither PORTKEY_API_KEY nor TENANTS, TENANTS_FILE or TENANTS_KV is set): ' +
+        'every invite_user call will fail with "not configured" until one is.',
+    );
+  }
 
   const allowedOrigins = list(e.ALLOWED_ORIGINS);
   for (const origin of allowedOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/]+$/i.test(origin)) {
-      throw new ConfigError(`ALLOWED_ORIGINS entry ${JSON.stringify(origin)} is not an origin: use scheme://host[:port], e.g. https://app.example.com.`);
+      problems.push(`ALLOWED_ORIGINS entry ${JSON.stringify(origin)} is not an origin: use scheme://host[:port], e.g. https://app.example.com.`);
     }
   }
+
+  if (problems.length) throw new ConfigError(problems);
 
   return {
     port: e.PORT,
@@ -213,15 +284,18 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     allowedHosts: list(e.ALLOWED_HOSTS),
     loopback: LOOPBACK_HOST.test(e.HOST),
     maxBodyBytes: MAX_BODY_BYTES,
+    logLevel: e.LOG_LEVEL,
+    trustProxyHops: e.TRUST_PROXY,
+    warnings,
   };
 }
 
-function buildKeySource(e: z.infer<typeof envSchema>): KeySource {
+function buildKeySource(e: z.infer<typeof envSchema>, localSecret: Uint8Array | undefined, problems: string[]): KeySource {
   if (e.AUTH_JWT_SECRET) {
     const secret = new TextEncoder().encode(e.AUTH_JWT_SECRET);
     if (secret.byteLength < 32) {
       // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
-      throw new ConfigError(
+      problems.push(
         `AUTH_JWT_SECRET is too short (${secret.byteLength} bytes): use at least 32 bytes, e.g. the output of \`openssl rand -base64 48\`.`,
       );
     }
@@ -230,25 +304,23 @@ function buildKeySource(e: z.infer<typeof envSchema>): KeySource {
   if (e.AUTH_PUBLIC_KEY) {
     const key = e.AUTH_PUBLIC_KEY.replace(/\\n/g, '\n');
     const looksLikePem = key.includes('-----BEGIN PUBLIC KEY-----');
-    let looksLikeJwk = false;
+    let jwk: { kty?: unknown; d?: unknown } | undefined;
     try {
-      const jwk = JSON.parse(key) as { kty?: unknown; d?: unknown };
-      looksLikeJwk = typeof jwk.kty === 'string';
-      if (jwk.kty === 'oct') {
-        throw new ConfigError('AUTH_PUBLIC_KEY is a symmetric JWK (kty "oct"): use AUTH_JWT_SECRET for shared secrets.');
-      }
-      if (looksLikeJwk && jwk.d !== undefined) {
-        throw new ConfigError('AUTH_PUBLIC_KEY is a private JWK (it has "d"): give the public key only.');
-      }
-    } catch (err) {
-      if (err instanceof ConfigError) throw err;
+      jwk = JSON.parse(key) as { kty?: unknown; d?: unknown };
+    } catch {
+      jwk = undefined;
     }
-    if (!looksLikePem && !looksLikeJwk) {
-      throw new ConfigError('AUTH_PUBLIC_KEY must be a PEM SPKI public key ("-----BEGIN PUBLIC KEY-----") or a public JWK as JSON.');
+    const looksLikeJwk = typeof jwk?.kty === 'string';
+    if (jwk?.kty === 'oct') {
+      problems.push('AUTH_PUBLIC_KEY is a symmetric JWK (kty "oct"): use AUTH_JWT_SECRET for shared secrets.');
+    } else if (looksLikeJwk && jwk?.d !== undefined) {
+      problems.push('AUTH_PUBLIC_KEY is a private JWK (it has "d"): give the public key only.');
+    } else if (!looksLikePem && !looksLikeJwk) {
+      problems.push('AUTH_PUBLIC_KEY must be a PEM SPKI public key ("-----BEGIN PUBLIC KEY-----") or a public JWK as JSON.');
     }
     return { kind: 'public-key', key };
   }
   if (e.AUTH_JWKS_URL) return { kind: 'jwks', url: new URL(e.AUTH_JWKS_URL), cooldownMs: e.AUTH_JWKS_COOLDOWN_MS };
-  // Local mode: a throw-away secret for this run only (Web Crypto exists on both runtimes).
-  return { kind: 'secret', secret: crypto.getRandomValues(new Uint8Array(32)) };
+  // Local mode: the entry's local secret, or a throw-away one (Web Crypto exists on both runtimes).
+  return { kind: 'secret', secret: localSecret ?? crypto.getRandomValues(new Uint8Array(32)) };
 }

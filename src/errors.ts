@@ -4,9 +4,18 @@
  * is written for the caller: it says what went wrong and what to do, and never carries a secret.
  */
 
-/** A wrong setting found at start-up. The message names the variable and the fix. */
+/**
+ * Wrong settings found at start-up: every problem found at once, one per line, each naming the
+ * variable and the fix (never its value: a value may be a key).
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  readonly problems: string[];
+  constructor(problems: string | string[]) {
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(list.join('\n'));
+    this.problems = list;
+  }
 }
 
 /** An error a tool call can end in. `code` is stable (logs and audit lines branch on it). */

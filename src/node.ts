@@ -2,14 +2,16 @@
  * Node entry: reads the environment (and .env) once, builds the app, serves it with
  * @hono/node-server, and shuts down gracefully. Everything else lives in the runtime-neutral core.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp, type AppDeps } from './app.js';
 import { mintToken } from './auth/mint.js';
 import { allScopes, ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
+import { isLocalMode, LOCAL_SECRET_FILE, readOrCreateLocalSecret, withDotEnv } from './node/env.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './node/lingering-close.js';
 import { createUndiciTransport } from './portkey/undici-transport.js';
 
@@ -57,9 +59,11 @@ export async function startNodeServer(
   const ownTransport = deps.transport ? undefined : createUndiciTransport({ connectTimeoutMs: config.portkeyTimeoutMs });
   // Default logger: JSON lines to stdout, batched per event-loop turn.
   const { fetch, warmUp } = createApp(config, {
+    // The peer of the TCP connection (a proxy's, when behind one: see TRUST_PROXY).
+    socketAddress: (c) => getConnInfo(c).remote.address,
     ...deps,
     transport: deps.transport ?? ownTransport,
-    logger: deps.logger ?? createLogger(batchedStdout().write),
+    logger: deps.logger ?? createLogger(batchedStdout().write, config.logLevel),
   });
   void warmUp();
   const server = await new Promise<ServerType>((resolve, reject) => {
@@ -101,28 +105,26 @@ export async function startNodeServer(
 }
 
 async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env'); // never overrides a variable already set
   const stdout = batchedStdout();
-  const logger = createLogger(stdout.write);
   let config: Config;
   try {
-    config = loadNodeConfig(process.env);
+    config = loadNodeConfig(await withFreePort(withDotEnv(process.env)));
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`Configuration error: ${err.message}`);
-      process.exit(1);
-    }
+    if (err instanceof ConfigError) refuseToStart(err, stdout);
     throw err;
   }
+  const logger = createLogger(stdout.write, config.logLevel);
+  for (const message of config.warnings) logger.warn('config.warning', { message });
   let running: RunningServer;
   try {
     running = await startNodeServer(config, { logger });
   } catch (err) {
+    if (err instanceof ConfigError) refuseToStart(err, stdout);
     console.error(`Cannot start: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
   logger.info('server.started', { url: running.url, resource: config.resource, local_mode: config.localMode, tenants: config.tenants.mode });
-  if (config.localMode) await printLocalBanner(config, running, logger);
+  if (config.localMode) await printLocalBanner(config, logger);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -166,7 +168,7 @@ function batchedStdout(): { write: (line: string) => void; flush: () => void } {
 }
 
 /** The environment as the core expects it: on Node, TENANTS may also come from a file. */
-export function readNodeEnv(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+export function readNodeEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
   const file = env.TENANTS_FILE?.trim();
   if (!file) return env;
   if (env.TENANTS?.trim()) throw new ConfigError('Both TENANTS and TENANTS_FILE are set: choose one.');
@@ -179,13 +181,66 @@ export function readNodeEnv(env: NodeJS.ProcessEnv): Record<string, string | und
   return { ...env, TENANTS: text };
 }
 
-/** The Node configuration: the environment, TENANTS_FILE read in, messages naming the file. */
-export function loadNodeConfig(env: NodeJS.ProcessEnv): Config {
+/**
+ * The Node configuration: the environment, TENANTS_FILE read in (messages naming the file), and
+ * in local mode the secret kept in .local-secret. Every problem is reported at once.
+ */
+export function loadNodeConfig(env: Record<string, string | undefined>): Config {
   const file = env.TENANTS_FILE?.trim();
-  return loadConfig(readNodeEnv(env), { tenantsSource: file ? `TENANTS_FILE ${JSON.stringify(file)}` : undefined });
+  const problems: string[] = [];
+  let withTenants = env;
+  try {
+    withTenants = readNodeEnv(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  let localSecret: Uint8Array | undefined;
+  const warnings: string[] = [];
+  if (isLocalMode(env)) {
+    try {
+      localSecret = readOrCreateLocalSecret();
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      // An unwritable working directory: this run's tokens still work, npm run token cannot mint more.
+      else warnings.push(`${LOCAL_SECRET_FILE} cannot be written here (${(err as NodeJS.ErrnoException).code ?? 'error'}): tokens are signed with a secret for this run only, so npm run token cannot mint more.`);
+    }
+  }
+  const config = loadConfig(withTenants, { tenantsSource: file ? `TENANTS_FILE ${JSON.stringify(file)}` : undefined, localSecret, problems });
+  return { ...config, warnings: [...config.warnings, ...warnings] };
 }
 
-async function printLocalBanner(config: Config, running: RunningServer, logger: Logger): Promise<void> {
+/**
+ * PORT=0 without PUBLIC_URL: a free port is chosen before the configuration is built, so the
+ * resource (and a token's audience, http://localhost:<PORT>/mcp) names the port actually served.
+ */
+async function withFreePort(env: Record<string, string | undefined>): Promise<Record<string, string | undefined>> {
+  if (env.PORT?.trim() !== '0' || env.PUBLIC_URL?.trim()) return env;
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, env.HOST?.trim() || '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  return { ...env, PORT: String(port) };
+}
+
+/** Configuration problems, for people (stderr) and as a JSON line (stdout); never a value. */
+function refuseToStart(err: ConfigError, stdout: { write: (line: string) => void; flush: () => void }): never {
+  const { problems } = err;
+  console.error(
+    problems.length === 1
+      ? `Configuration error: ${problems[0]}`
+      : `Configuration errors (${problems.length}):\n${problems.map((p) => `- ${p}`).join('\n')}`,
+  );
+  createLogger(stdout.write).error('config.invalid', { problems });
+  stdout.flush();
+  process.exit(1);
+}
+
+async function printLocalBanner(config: Config, logger: Logger): Promise<void> {
   if (config.auth.keySource.kind !== 'secret') return;
   const claims: Record<string, unknown> = {};
   if (config.tenants.mode === 'multi') claims[config.auth.tenantClaim] = [...config.tenants.tenants.keys()][0];
@@ -198,13 +253,15 @@ async function printLocalBanner(config: Config, running: RunningServer, logger: 
     claims,
     ttlSeconds: 3600,
   });
-  const mcpUrl = `${running.url}/mcp`;
+  // The URL the token's audience names (http://localhost:PORT/mcp): a client that checks the
+  // resource against the URL it was given (RFC 9728 §3.3) refuses any other spelling.
+  const mcpUrl = config.resource;
   const missingKey = config.tenants.mode === 'single' && !config.tenants.tenant.apiKey;
   process.stdout.write(
     [
       '',
       `portkey-invite-mcp is running in LOCAL MODE at ${mcpUrl}`,
-      '(no AUTH_JWT_SECRET / AUTH_PUBLIC_KEY / AUTH_JWKS_URL set: tokens are signed with a secret made for this run)',
+      `(no AUTH_JWT_SECRET / AUTH_PUBLIC_KEY / AUTH_JWKS_URL set: tokens are signed with the local secret in ${LOCAL_SECRET_FILE}, made on the first start)`,
       '',
       'Bearer token (valid 1 hour):',
       token,
@@ -216,9 +273,14 @@ async function printLocalBanner(config: Config, running: RunningServer, logger: 
         ? 'PORTKEY_API_KEY is not set: invite_user will answer with an error until you set it (environment or .env).'
         : 'Portkey key: configured.',
       '',
+      `A token for another user or tenant (signed with the secret in ${LOCAL_SECRET_FILE}):`,
+      'TOKEN=$(npm run -s token -- --sub bob --tenant acme)',
+      ...(config.warnings.length ? ['', 'Warnings:', ...config.warnings.map((w) => `- ${w}`)] : []),
+      '',
     ].join('\n'),
   );
-  logger.info('server.local_mode', { token_ttl_s: 3600 });
+  // For log readers: where, and how to get more tokens; the banner's token stays on the terminal.
+  logger.info('server.local_mode', { mcp_url: mcpUrl, token_ttl_s: 3600, local_secret_file: LOCAL_SECRET_FILE });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

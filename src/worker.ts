@@ -6,6 +6,7 @@
  */
 import { createApp, type InviteServer } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
 import { createCloudflareRateLimiter, type CloudflareRateLimitBinding, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createFetchTransport } from './portkey/fetch-transport.js';
 import { createKvTenantLookup, type KvNamespaceLike } from './tenants/kv-tenants.js';
@@ -42,8 +43,14 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
             caller: isRateLimit(env.CALLER_RATE_LIMITER) ? createCloudflareRateLimiter(env.CALLER_RATE_LIMITER, RATE_LIMIT_PERIOD_SEC) : undefined,
           }
         : undefined;
+    const logger = createLogger((line) => console.log(line), config.logLevel);
+    // Once per isolate: the configuration is read once per isolate.
+    for (const message of config.warnings) logger.warn('config.warning', { message });
     return {
       server: createApp(config, {
+        logger,
+        // Cloudflare sets CF-Connecting-IP to the client's address; a client cannot forge it.
+        socketAddress: (c) => c.req.header('cf-connecting-ip'),
         resolveTenant: createTenantResolver(config.tenants, config.auth.tenantClaim, lookup),
         rateLimiters,
         // fetch is the native HTTP client on Workers; the transport bounds answers by decoded size.
@@ -52,7 +59,7 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
     };
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(JSON.stringify({ level: 'error', event: 'config.invalid', message: err.message }));
+      createLogger((line) => console.error(line)).error('config.invalid', { problems: err.problems });
       return { error: err.message };
     }
     throw err;

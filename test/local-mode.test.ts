@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { banner, startChild, waitFor } from './support/child.js';
 import { connectClient, observed, resultText } from './support/harness.js';
@@ -31,7 +32,15 @@ describe('npm start with no configuration (local mode)', () => {
     await waitFor(() => s.stdout().includes('List the tools:'), 'the local-mode banner');
     const { token, url, curl } = banner(s.stdout());
     observed.secrets.add(token);
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    // The URL printed is the one the token's audience names (a client checking the resource
+    // against the URL it was given refuses any other spelling, such as 127.0.0.1).
+    expect(url).toMatch(/^http:\/\/localhost:\d+\/mcp$/);
+    expect(decodeJwt(token).aud).toBe(url);
+    // The JSON line is batched per event-loop turn, so it may follow the banner a moment later.
+    await waitFor(() => s.stdout().includes('"event":"server.local_mode"'), 'the server.local_mode line');
+    const localModeLine = s.stdout().split('\n').find((l) => l.includes('"event":"server.local_mode"'))!;
+    expect(JSON.parse(localModeLine)).toMatchObject({ level: 'info', mcp_url: url, local_secret_file: '.local-secret' });
+    expect(localModeLine).not.toContain(token);
 
     const client = await connectClient(url, token);
     const { tools } = await client.listTools();

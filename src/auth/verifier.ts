@@ -15,12 +15,23 @@ import type { AuthConfig } from '../config.js';
 import { callerFromClaims, type Caller } from './caller.js';
 import { createVerifiedTokenCache } from './verified-tokens.js';
 
-/** Why a token was refused; `description` is safe to put in a WWW-Authenticate header. */
+/**
+ * Why a token was refused; `description` is safe to put in a WWW-Authenticate header, `check`
+ * names the check that failed in words, for the operator's log.
+ */
 export class InvalidTokenError extends Error {
-  constructor(readonly code: string, readonly description: string) {
+  constructor(
+    readonly code: string,
+    readonly description: string,
+    readonly check: TokenCheck = 'unknown',
+  ) {
     super(description);
   }
 }
+
+export type TokenCheck =
+  | 'audience' | 'issuer' | 'expiry' | 'not before' | 'issued at' | 'required claim' | 'claim'
+  | 'signature' | 'algorithm' | 'key' | 'format' | 'unknown';
 
 export type TokenVerifier = ((token: string) => Promise<Caller>) & {
   /** Fetches the issuer's JWKS ahead of the first request (JWKS source only); never throws. */
@@ -50,7 +61,7 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
       const { payload } = await jwtVerify(token, key.get, options);
       // jose only checks that iat is a number; a token issued in the future is not honest.
       if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + auth.clockToleranceSec) {
-        throw new InvalidTokenError('ERR_JWT_IAT_IN_FUTURE', 'The token iat claim is in the future');
+        throw new InvalidTokenError('ERR_JWT_IAT_IN_FUTURE', 'The token iat claim is in the future', 'issued at');
       }
       const caller = callerFromClaims(payload, auth.tenantClaim);
       verified.set(token, caller, Date.now());
@@ -151,31 +162,31 @@ function jwksResolver(url: URL, cooldownMs: number): Resolver {
 /** Maps jose's stable error codes to short, header-safe descriptions (RFC 6750 §3). */
 function describe(err: unknown): InvalidTokenError {
   if (err instanceof InvalidTokenError) return err;
-  if (err instanceof errors.JWTExpired) return new InvalidTokenError(err.code, 'The token has expired');
+  if (err instanceof errors.JWTExpired) return new InvalidTokenError(err.code, 'The token has expired', 'expiry');
   if (err instanceof errors.JWTClaimValidationFailed) {
     const claim = err.claim;
-    const why =
+    const [why, check]: [string, TokenCheck] =
       claim === 'aud'
-        ? 'The token audience does not include this resource'
+        ? ['The token audience does not include this resource', 'audience']
         : claim === 'iss'
-          ? 'The token issuer is not the expected issuer'
+          ? ['The token issuer is not the expected issuer', 'issuer']
           : claim === 'nbf'
-            ? 'The token is not yet valid'
+            ? ['The token is not yet valid', 'not before']
             : claim === 'exp'
-              ? 'The token has no exp claim'
+              ? ['The token has no exp claim', 'required claim']
               : claim === 'iat'
-                ? 'The token iat claim is invalid'
-                : `The token ${claim} claim is invalid`;
-    return new InvalidTokenError(err.code, why);
+                ? ['The token iat claim is invalid', 'issued at']
+                : [`The token ${claim} claim is invalid`, 'claim'];
+    return new InvalidTokenError(err.code, why, check);
   }
-  if (err instanceof errors.JOSEAlgNotAllowed) return new InvalidTokenError(err.code, 'The token signing algorithm is not allowed');
-  if (err instanceof errors.JWSSignatureVerificationFailed) return new InvalidTokenError(err.code, 'The token signature is invalid');
-  if (err instanceof errors.JWKSNoMatchingKey) return new InvalidTokenError(err.code, 'No issuer key matches the token kid');
+  if (err instanceof errors.JOSEAlgNotAllowed) return new InvalidTokenError(err.code, 'The token signing algorithm is not allowed', 'algorithm');
+  if (err instanceof errors.JWSSignatureVerificationFailed) return new InvalidTokenError(err.code, 'The token signature is invalid', 'signature');
+  if (err instanceof errors.JWKSNoMatchingKey) return new InvalidTokenError(err.code, 'No issuer key matches the token kid', 'key');
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid || err instanceof errors.JOSENotSupported) {
-    return new InvalidTokenError((err as errors.JOSEError).code, 'The token is malformed or uses an unsupported algorithm');
+    return new InvalidTokenError((err as errors.JOSEError).code, 'The token is malformed or uses an unsupported algorithm', 'format');
   }
-  if (err instanceof errors.JWKSTimeout) return new InvalidTokenError(err.code, 'The issuer keys could not be fetched in time');
+  if (err instanceof errors.JWKSTimeout) return new InvalidTokenError(err.code, 'The issuer keys could not be fetched in time', 'key');
   if (err instanceof errors.JOSEError) return new InvalidTokenError(err.code, 'The token could not be verified');
   // Key import failures (a key that does not fit the alg), JWKS fetch failures.
-  return new InvalidTokenError('ERR_TOKEN_UNVERIFIABLE', 'The token could not be verified with the configured keys');
+  return new InvalidTokenError('ERR_TOKEN_UNVERIFIABLE', 'The token could not be verified with the configured keys', 'key');
 }

@@ -34,11 +34,13 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
       caller = await verify(match[1]!);
     } catch (err) {
       const e = err instanceof InvalidTokenError ? err : new InvalidTokenError('ERR_UNKNOWN', 'The token could not be verified');
-      logger.info('auth.rejected', { request_id: c.get('requestId'), reason: e.code });
+      logger.info('auth.rejected', { request_id: c.get('requestId'), reason: e.code, check: e.check });
       return bearerError(c, config, 401, { error: 'invalid_token', description: e.description, scopes: required }, { error: 'invalid_token', error_description: `${e.description}.` });
     }
     c.set('caller', caller);
-    if (caller.tenantId) c.set('tenant', caller.tenantId);
+    // The tenant id the audit line will name: "default" in single-tenant mode, else the claim.
+    const tenant = config.tenants.mode === 'single' ? config.tenants.tenant.id : caller.tenantId;
+    if (tenant) c.set('tenant', tenant);
     const missing = required.filter((s) => !caller.scopes.has(s));
     if (missing.length) {
       // RFC 6750 §3.1 / MCP authorization "scope challenge": name every scope the operation needs.
@@ -48,3 +50,4 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
     await next();
   };
 }
+

@@ -26,6 +26,9 @@ export async function stepUpForAdminInvite(o: {
   resolveTenant: TenantResolver;
   logger: Logger;
   requestId: string;
+  /** For the audit line: the tenant id the request line names, and the caller's address. */
+  tenantId?: string;
+  clientAddress?: string;
 }): Promise<StepUp | undefined> {
   const adminScope = o.config.auth.adminScope;
   if (!adminScope || o.caller.scopes.has(adminScope)) return undefined;
@@ -38,7 +41,14 @@ export async function stepUpForAdminInvite(o: {
     return undefined;
   } catch (err) {
     if (!(err instanceof ScopeError)) return undefined;
-    writeAuditLine(o.logger, { requestId: o.requestId, caller: o.caller, args: args.data, tenant: o.caller.tenantId, outcome: err.code });
+    writeAuditLine(o.logger, {
+      requestId: o.requestId,
+      caller: o.caller,
+      clientAddress: o.clientAddress,
+      args: args.data,
+      tenant: o.tenantId ?? o.caller.tenantId,
+      outcome: err.code,
+    });
     return { scopes: [...o.config.auth.requiredScopes, adminScope], description: err.message };
   }
 }

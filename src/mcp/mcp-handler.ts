@@ -31,6 +31,8 @@ export interface McpCall {
   parsedBody: unknown;
   caller: Caller;
   requestId: string;
+  /** Where the call came from, for the audit line (see http/client-address.ts). */
+  clientAddress?: string;
 }
 
 /**
@@ -44,9 +46,9 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   const jsonSchemaValidator = new CfWorkerJsonSchemaValidator();
   const listTools = createToolsListing({ seed: seedToolsListing(), resolveTenant: deps.resolveTenant, logger: deps.logger });
 
-  return async ({ request, parsedBody, caller, requestId }) => {
+  return async ({ request, parsedBody, caller, requestId, clientAddress }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
-    server.registerTool(INVITE_USER, inviteUserDefinition, (args) => runInviteUser(args, caller, requestId, deps));
+    server.registerTool(INVITE_USER, inviteUserDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress }, deps));
     // tools/list from listings built once (at start-up, then once per tenant policy), never by
     // converting the zod schemas to JSON Schema per call; narrowed to what this caller's tenant may grant.
     server.server.setRequestHandler(ListToolsRequestSchema, () => listTools(caller));
@@ -62,7 +64,7 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   };
 }
 
-async function runInviteUser(args: InviteUserArgs, caller: Caller, requestId: string, deps: McpHandlerDeps) {
+async function runInviteUser(args: InviteUserArgs, caller: Caller, { requestId, clientAddress }: { requestId: string; clientAddress?: string }, deps: McpHandlerDeps) {
   const started = Date.now();
   const audit: InviteAudit = {};
   let outcome = 'invited';
@@ -82,6 +84,7 @@ async function runInviteUser(args: InviteUserArgs, caller: Caller, requestId: st
     writeAuditLine(deps.logger, {
       requestId,
       caller,
+      clientAddress,
       args,
       tenant: audit.tenant ?? caller.tenantId,
       outcome,

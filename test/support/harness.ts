@@ -70,7 +70,7 @@ export async function startTestServer(
   const logger = createLogger((line) => {
     logs.push(line);
     observed.logLines.push(line);
-  });
+  }, config.logLevel);
   const running = await startNodeServer(config, { logger, ...deps }, timeouts);
   return {
     ...running,
