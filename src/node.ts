@@ -2,7 +2,7 @@
  * Node entry: reads the environment (and .env) once, builds the app, serves it with
  * @hono/node-server, and shuts down gracefully. Everything else lives in the runtime-neutral core.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
@@ -221,6 +221,15 @@ async function printLocalBanner(config: Config, running: RunningServer, logger: 
   logger.info('server.local_mode', { token_ttl_s: 3600 });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void main();
+/** True when this file is the program node was started with (src/node.ts via tsx, or dist/node.js), even through a symlink. */
+function isEntry(): boolean {
+  const argv1 = process.argv[1];
+  if (!argv1) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(argv1)).href;
+  } catch {
+    return false;
+  }
 }
+
+if (isEntry()) void main();
