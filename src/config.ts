@@ -67,6 +67,10 @@ export interface Config {
   /** True when HOST is a loopback address: DNS-rebinding protection checks Host too. */
   loopback: boolean;
   maxBodyBytes: number;
+  /** Node: after SIGTERM/SIGINT, how long to keep accepting while /readyz says 503 (load balancers). */
+  shutdownDrainMs: number;
+  /** Node: how long an idle keep-alive connection stays open; above a load balancer's idle timeout. */
+  httpKeepAliveTimeoutMs: number;
 }
 
 
@@ -100,6 +104,9 @@ const envSchema = z.object({
   ALLOWED_HOSTS: z.string().optional(),
   RATE_LIMIT_TENANT_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   RATE_LIMIT_CALLER_PER_MINUTE: z.coerce.number().int().min(0).default(20),
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  // Above the usual load-balancer idle timeout (60 s): the balancer, not us, should close idle connections.
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(65_000),
 });
 
 const HINTS: Record<string, string> = {
@@ -111,6 +118,8 @@ const HINTS: Record<string, string> = {
   PORTKEY_TIMEOUT_MS: 'a whole number of milliseconds from 1 to 120000 (default 10000)',
   RATE_LIMIT_TENANT_PER_MINUTE: 'a whole number of calls per minute, 0 for no limit (default 60)',
   RATE_LIMIT_CALLER_PER_MINUTE: 'a whole number of calls per minute, 0 for no limit (default 20)',
+  SHUTDOWN_DRAIN_MS: 'a whole number of milliseconds from 0 to 600000 (default 0; 10000-15000 behind a load balancer)',
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: "a whole number of milliseconds from 1 to 3600000, above your load balancer's idle timeout (default 65000)",
 };
 
 /** Empty strings count as unset, so `FOO=` in a .env file means "use the default". */
@@ -213,6 +222,8 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     allowedHosts: list(e.ALLOWED_HOSTS),
     loopback: LOOPBACK_HOST.test(e.HOST),
     maxBodyBytes: MAX_BODY_BYTES,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    httpKeepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
   };
 }
 
