@@ -21,6 +21,7 @@ import { createMcpHandler } from './mcp/mcp-handler.js';
 import { createPortkeyClient } from './portkey/client.js';
 import type { HttpTransport } from './portkey/transport.js';
 import { createTenantResolver, keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
+import { createReadinessCheck } from './readiness.js';
 
 export type AppEnv = { Variables: RequestIdVariables & { caller?: Caller; tenant?: string } };
 
@@ -34,18 +35,23 @@ export interface AppDeps {
   rateLimiters?: InviteRateLimiters;
   /** The address the request came from as the runtime sees it (Node: the socket's peer; Workers: CF-Connecting-IP). */
   socketAddress?: (c: Context) => string | undefined;
+  /** True once the runtime has begun shutting down: /readyz answers 503 from then on (Node). */
+  isShuttingDown?: () => boolean;
 }
 
 export interface InviteServer {
   app: Hono<AppEnv>;
   fetch: (request: Request, ...rest: unknown[]) => Response | Promise<Response>;
-  /** Fetches remote keys ahead of the first request; never throws. */
+  /** Fetches remote keys ahead of the first request (a failure is logged at warn); never throws. */
   warmUp(): Promise<void>;
 }
 
 /** Headers a browser-based MCP client needs (MCP transports §"Streamable HTTP", RFC 6750, RFC 9728). */
 const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Mcp-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID'];
 const CORS_EXPOSE_HEADERS = ['WWW-Authenticate', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'X-Request-Id'];
+
+/** Probes arrive every few seconds from every balancer: an info line each would drown the log. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz']);
 
 /** Builds the whole server once; nothing in here reads the environment or touches a runtime API. */
 export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
@@ -61,12 +67,14 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     logger,
   });
   const metadata = protectedResourceMetadata(config, allScopes(config.auth));
+  const readiness = createReadinessCheck({ config, keysReady: verify.keysReady, isShuttingDown: deps.isShuttingDown ?? (() => false) });
 
   const app = new Hono<AppEnv>();
   app.use(requestId());
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
+    if (PROBE_PATHS.has(c.req.path)) return;
     logger.info('http.request', {
       request_id: c.get('requestId'),
       method: c.req.method,
@@ -77,7 +85,14 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     });
   });
 
+  // Liveness: the process serves. Never calls Portkey or the JWKS host.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // Readiness: keys to verify tokens, a Portkey key or tenant source, and not shutting down.
+  app.get('/readyz', async (c) => {
+    const report = await readiness();
+    c.header('Cache-Control', 'no-store');
+    return report.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not_ready', missing: report.missing }, 503);
+  });
 
   // RFC 9728 §3: protected resource metadata, at the path-suffixed and the root well-known URL.
   const prm = cors({ origin: '*', allowMethods: ['GET'] });
@@ -165,7 +180,10 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   return {
     app,
     fetch: (request, ...rest) => app.fetch(request, ...(rest as [])),
-    warmUp: () => verify.warmUp(),
+    warmUp: async () => {
+      const failure = await verify.warmUp();
+      if (failure) logger.warn('auth.jwks_unavailable', { phase: 'start-up', reason: failure });
+    },
   };
 }
 

@@ -75,6 +75,10 @@ export interface Config {
   trustProxyHops: number;
   /** Settings that are allowed but probably not meant (e.g. a misspelt name); the entry logs them. */
   warnings: string[];
+  /** Node: after SIGTERM/SIGINT, how long to keep accepting while /readyz says 503 (load balancers). */
+  shutdownDrainMs: number;
+  /** Node: how long an idle keep-alive connection stays open; above a load balancer's idle timeout. */
+  httpKeepAliveTimeoutMs: number;
 }
 
 
@@ -110,6 +114,9 @@ const envSchema = z.object({
   RATE_LIMIT_CALLER_PER_MINUTE: z.coerce.number().int().min(0).default(20),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   TRUST_PROXY: z.coerce.number().int().min(0).max(16).default(0),
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  // Above the usual load-balancer idle timeout (60 s): the balancer, not us, should close idle connections.
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(65_000),
 });
 
 /**
@@ -136,6 +143,8 @@ const HINTS: Record<string, string> = {
   RATE_LIMIT_CALLER_PER_MINUTE: 'a whole number of calls per minute, 0 for no limit (default 20)',
   LOG_LEVEL: `one of ${LOG_LEVELS.join(', ')} (default info)`,
   TRUST_PROXY: 'the number of reverse proxies in front of this server that append to X-Forwarded-For, from 0 to 16 (default 0: the header is ignored)',
+  SHUTDOWN_DRAIN_MS: 'a whole number of milliseconds from 0 to 600000 (default 0; 10000-15000 behind a load balancer)',
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: "a whole number of milliseconds from 1 to 3600000, above your load balancer's idle timeout (default 65000)",
 };
 
 /** Empty strings count as unset, so `FOO=` in a .env file means "use the default". */
@@ -287,6 +296,8 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     logLevel: e.LOG_LEVEL,
     trustProxyHops: e.TRUST_PROXY,
     warnings,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    httpKeepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
   };
 }
 

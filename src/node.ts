@@ -2,8 +2,9 @@
  * Node entry: reads the environment (and .env) once, builds the app, serves it with
  * @hono/node-server, and shuts down gracefully. Everything else lives in the runtime-neutral core.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { constants } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -14,15 +15,22 @@ import { createLogger, type Logger } from './log.js';
 import { isLocalMode, LOCAL_SECRET_FILE, readOrCreateLocalSecret, withDotEnv } from './node/env.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './node/lingering-close.js';
 import { createUndiciTransport } from './portkey/undici-transport.js';
+import { createLifecycle, type ShutdownOptions } from './node/lifecycle.js';
 
-const SHUTDOWN_DEADLINE_MS = 10_000;
+/** In-flight calls get the Portkey timeout plus this, so an invite that reached Portkey is always answered. */
+const SHUTDOWN_GRACE_BEYOND_PORTKEY_MS = 5_000;
 
 export interface RunningServer {
   url: string;
   port: number;
   server: ServerType;
-  /** Stops accepting, lets in-flight requests finish (up to the deadline), then closes. */
+  /** Stops accepting at once, lets in-flight requests finish (up to the deadline), then closes. */
   close(deadlineMs?: number): Promise<void>;
+  /**
+   * The signal-driven sequence: /readyz 503 at once, keep accepting for drainMs, stop accepting,
+   * then in-flight calls get until deadlineMs (defaults: SHUTDOWN_DRAIN_MS; PORTKEY_TIMEOUT_MS + 5 s).
+   */
+  shutdown(options?: Partial<ShutdownOptions>): Promise<{ cutResponses: number }>;
 }
 
 /** How long a client may take (ms; see node:http Server), and how long a refused one may linger. Tests shorten them. */
@@ -34,10 +42,14 @@ export interface NodeServerTimeouts extends LingerBounds {
   connectionsCheckingInterval: number;
 }
 
-const DEFAULT_TIMEOUTS: NodeServerTimeouts = {
+/**
+ * headersTimeout and requestTimeout bound a request from its first byte (slow-loris); since Node 18
+ * an idle keep-alive connection is not counted against them (test/keep-alive.test.ts), so they stay
+ * short while keepAliveTimeout (HTTP_KEEP_ALIVE_TIMEOUT_MS) outlasts a load balancer's idle timeout.
+ */
+const DEFAULT_TIMEOUTS: Omit<NodeServerTimeouts, 'keepAliveTimeout'> = {
   headersTimeout: 15_000,
   requestTimeout: 30_000,
-  keepAliveTimeout: 5_000,
   connectionsCheckingInterval: 1_000,
   ...DEFAULT_LINGER,
 };
@@ -47,7 +59,7 @@ export async function startNodeServer(
   deps: AppDeps = {},
   timeoutOverrides: Partial<NodeServerTimeouts> = {},
 ): Promise<RunningServer> {
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...timeoutOverrides };
+  const timeouts: NodeServerTimeouts = { ...DEFAULT_TIMEOUTS, keepAliveTimeout: config.httpKeepAliveTimeoutMs, ...timeoutOverrides };
   if (config.localMode && !config.loopback) {
     throw new ConfigError(
       `Refusing to listen on ${config.host} in local mode: no AUTH_JWT_SECRET, AUTH_PUBLIC_KEY or AUTH_JWKS_URL is set, ` +
@@ -57,12 +69,15 @@ export async function startNodeServer(
   // Portkey over undici: keep-alive pools per origin, without the fetch layer. A transport the
   // caller injects stays the caller's to close; the one made here is closed with the server.
   const ownTransport = deps.transport ? undefined : createUndiciTransport({ connectTimeoutMs: config.portkeyTimeoutMs });
+  const lifecycle = createLifecycle();
+  const isShuttingDown = deps.isShuttingDown ? () => lifecycle.isShuttingDown() || deps.isShuttingDown!() : lifecycle.isShuttingDown;
   // Default logger: JSON lines to stdout, batched per event-loop turn.
   const { fetch, warmUp } = createApp(config, {
     // The peer of the TCP connection (a proxy's, when behind one: see TRUST_PROXY).
     socketAddress: (c) => getConnInfo(c).remote.address,
     ...deps,
     transport: deps.transport ?? ownTransport,
+    isShuttingDown,
     logger: deps.logger ?? createLogger(batchedStdout().write, config.logLevel),
   });
   void warmUp();
@@ -84,23 +99,28 @@ export async function startNodeServer(
   http.headersTimeout = timeouts.headersTimeout;
   http.requestTimeout = timeouts.requestTimeout;
   http.keepAliveTimeout = timeouts.keepAliveTimeout;
+  lifecycle.attach(http);
+  // In-flight Portkey calls have finished with their requests once the server has closed: the pools can go.
+  const closeTransport = () => (ownTransport?.close() ?? Promise.resolve()).catch(() => {});
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
     url: `http://${hostForUrl}:${port}`,
     port,
     server,
-    close: (deadlineMs = SHUTDOWN_DEADLINE_MS) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => http.closeAllConnections(), deadlineMs);
-        timer.unref();
-        http.close(() => {
-          clearTimeout(timer);
-          // In-flight Portkey calls have finished with their requests: the pools can go.
-          void (ownTransport?.close() ?? Promise.resolve()).catch(() => {}).then(resolve);
-        });
-        http.closeIdleConnections();
-      }),
+    close: async (deadlineMs = config.portkeyTimeoutMs + SHUTDOWN_GRACE_BEYOND_PORTKEY_MS) => {
+      await lifecycle.shutdown({ drainMs: 0, deadlineMs });
+      await closeTransport();
+    },
+    shutdown: async (options = {}) => {
+      const outcome = await lifecycle.shutdown({
+        drainMs: options.drainMs ?? config.shutdownDrainMs,
+        deadlineMs: options.deadlineMs ?? config.portkeyTimeoutMs + SHUTDOWN_GRACE_BEYOND_PORTKEY_MS,
+        onStopAccepting: options.onStopAccepting,
+      });
+      await closeTransport();
+      return outcome;
+    },
   };
 }
 
@@ -127,15 +147,25 @@ async function main(): Promise<void> {
   if (config.localMode) await printLocalBanner(config, logger);
 
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('server.stopping', { signal });
-    void running.close().then(() => {
-      logger.info('server.stopped', {});
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second signal: the operator wants out now. Whatever is in flight is cut.
+      logger.warn('server.stopped_at_once', { signal });
       stdout.flush();
-      process.exit(0);
-    });
+      process.exit(128 + (constants.signals[signal] ?? 1));
+    }
+    stopping = true;
+    const deadlineMs = config.portkeyTimeoutMs + SHUTDOWN_GRACE_BEYOND_PORTKEY_MS;
+    logger.info('server.stopping', { signal, drain_ms: config.shutdownDrainMs, deadline_ms: deadlineMs });
+    void running
+      .shutdown({ drainMs: config.shutdownDrainMs, deadlineMs, onStopAccepting: () => logger.info('server.not_accepting', {}) })
+      .then(({ cutResponses }) => {
+        if (cutResponses > 0) logger.warn('server.cut_responses', { responses: cutResponses, deadline_ms: deadlineMs });
+        logger.info('server.stopped', {});
+        // Log lines are batched per event-loop turn: write the last ones (audit lines included) before exiting.
+        stdout.flush();
+        process.exit(0);
+      });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -283,6 +313,15 @@ async function printLocalBanner(config: Config, logger: Logger): Promise<void> {
   logger.info('server.local_mode', { mcp_url: mcpUrl, token_ttl_s: 3600, local_secret_file: LOCAL_SECRET_FILE });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void main();
+/** True when this file is the program node was started with (src/node.ts via tsx, or dist/node.js), even through a symlink. */
+function isEntry(): boolean {
+  const argv1 = process.argv[1];
+  if (!argv1) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(argv1)).href;
+  } catch {
+    return false;
+  }
 }
+
+if (isEntry()) void main();

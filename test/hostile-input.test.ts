@@ -539,7 +539,7 @@ describe('slow clients (slow-loris) on Node', () => {
         requestTimeout: s.requestTimeout,
         keepAliveTimeout: s.keepAliveTimeout,
         connectionsCheckingInterval: (s as http.Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval,
-      }).toEqual({ headersTimeout: 15_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 });
+      }).toEqual({ headersTimeout: 15_000, requestTimeout: 30_000, keepAliveTimeout: 65_000, connectionsCheckingInterval: 1_000 });
     } finally {
       await running.close(100);
     }

@@ -71,9 +71,10 @@ describe('routes', () => {
   });
 
   it('writes one request log line with method, path, status, duration and request id', async () => {
-    await recordingFetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'log-check-1' } });
+    // Not a probe path: /healthz and /readyz are kept out of the log (test/readiness.test.ts).
+    await recordingFetch(`${server.url}/no-such-route`, { headers: { 'x-request-id': 'log-check-1' } });
     const line = server.events('http.request').find((l) => l.request_id === 'log-check-1');
-    expect(line).toMatchObject({ method: 'GET', path: '/healthz', status: 200 });
+    expect(line).toMatchObject({ method: 'GET', path: '/no-such-route', status: 404 });
     expect(typeof line!.duration_ms).toBe('number');
   });
 });

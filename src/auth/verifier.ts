@@ -32,10 +32,24 @@ export class InvalidTokenError extends Error {
 export type TokenCheck =
   | 'audience' | 'issuer' | 'expiry' | 'not before' | 'issued at' | 'required claim' | 'claim'
   | 'signature' | 'algorithm' | 'key' | 'format' | 'unknown';
+/**
+ * The token could not be checked because the keys to check it with are out of reach (the JWKS
+ * host did not answer and no key already fetched matches). The server is at fault, not the
+ * token: the HTTP layer answers 503, so an OAuth client keeps its token and retries.
+ */
+export class KeySourceUnavailableError extends Error {
+  override name = 'KeySourceUnavailableError';
+  /** `reason` is a stable code for logs (e.g. ECONNREFUSED, ERR_JWKS_TIMEOUT, http_503). */
+  constructor(readonly reason: string) {
+    super('The keys that verify tokens cannot be fetched right now');
+  }
+}
 
 export type TokenVerifier = ((token: string) => Promise<Caller>) & {
-  /** Fetches the issuer's JWKS ahead of the first request (JWKS source only); never throws. */
-  warmUp(): Promise<void>;
+  /** Fetches the issuer's JWKS ahead of the first request (JWKS source only); never throws. Resolves to the failure's reason code, if any. */
+  warmUp(): Promise<string | undefined>;
+  /** Undefined when tokens can be verified now; otherwise what is missing. May fetch the JWKS (at most once per cooldown). */
+  keysReady(): Promise<string | undefined>;
 };
 
 /**
@@ -70,13 +84,17 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
       throw describe(err);
     }
   };
-  return Object.assign(verify, { warmUp: key.warmUp });
+  return Object.assign(verify, { warmUp: key.warmUp, keysReady: key.keysReady });
 }
 
 interface Resolver {
   get: JWTVerifyGetKey;
-  warmUp: () => Promise<void>;
+  warmUp: () => Promise<string | undefined>;
+  keysReady: () => Promise<string | undefined>;
 }
+
+/** A local key is always there: nothing to fetch, nothing to wait for. */
+const LOCAL_KEY = { warmUp: async () => undefined, keysReady: async () => undefined };
 
 const HMAC_HASH: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
 
@@ -95,7 +113,7 @@ function keyResolver(auth: AuthConfig): Resolver {
       }
       return key;
     };
-    return { get, warmUp: async () => {} };
+    return { get, ...LOCAL_KEY };
   }
   if (source.kind === 'public-key') {
     // A PEM or JWK is imported for a given algorithm; import once per algorithm and keep it.
@@ -110,7 +128,7 @@ function keyResolver(auth: AuthConfig): Resolver {
       }
       return key;
     };
-    return { get: (header) => importFor(header.alg ?? ''), warmUp: async () => {} };
+    return { get: (header) => importFor(header.alg ?? ''), ...LOCAL_KEY };
   }
   return jwksResolver(source.url, source.cooldownMs);
 }
@@ -118,50 +136,69 @@ function keyResolver(auth: AuthConfig): Resolver {
 /**
  * The issuer's JWKS through one jose remote key set: fetched on first use, refetched on an
  * unknown `kid` at most once per cooldown. When the JWKS host is down, keys already fetched keep
- * verifying: jose would otherwise refuse every token once its cache ages out.
+ * verifying: jose would otherwise refuse every token once its cache ages out. A token whose key
+ * is neither cached nor fetchable cannot be judged: KeySourceUnavailableError (503), not 401.
  */
 function jwksResolver(url: URL, cooldownMs: number): Resolver {
   const remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5000 });
   let lastFailure = -Infinity;
-  let lastError: unknown;
-  const fromCache = (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+  let lastReason = 'not_fetched';
+  const failed = (err: unknown) => {
+    lastFailure = Date.now();
+    lastReason = reasonOf(err);
+  };
+  /** A key fetched earlier for this token, or KeySourceUnavailableError: the host is down, so an unknown kid may be a new key. */
+  const fromCache = async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
     const cached = remote.jwks();
-    if (!cached) return undefined;
-    return createLocalJWKSet(cached)(header, token);
+    if (!cached) throw new KeySourceUnavailableError(lastReason);
+    try {
+      return await createLocalJWKSet(cached)(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey) throw new KeySourceUnavailableError(lastReason);
+      throw err;
+    }
   };
   const get: JWTVerifyGetKey = async (header, token) => {
-    if (Date.now() - lastFailure < cooldownMs) {
-      const key = await fromCache(header, token);
-      if (key) return key;
-      // Nothing fetched yet and the last fetch failed: wait out the cooldown instead of hitting
-      // the JWKS host on every request.
-      throw lastError;
-    }
+    // The last fetch failed: wait out the cooldown instead of hitting the JWKS host on every request.
+    if (Date.now() - lastFailure < cooldownMs) return fromCache(header, token);
     try {
       return await remote(header, token);
     } catch (err) {
+      // The host answered (or jose's own cooldown after a good fetch): the kid really is unknown.
       if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-      lastFailure = Date.now();
-      lastError = err;
-      const key = await fromCache(header, token);
-      if (key) return key;
-      throw err;
+      failed(err);
+      return fromCache(header, token);
     }
   };
   const warmUp = async () => {
     try {
       await remote.reload();
+      return undefined;
     } catch (err) {
-      lastFailure = Date.now();
-      lastError = err;
+      failed(err);
+      return lastReason;
     }
   };
-  return { get, warmUp };
+  const keysReady = async () => {
+    if (!remote.jwks() && Date.now() - lastFailure >= cooldownMs) await warmUp();
+    if (remote.jwks()) return undefined;
+    return `The issuer's key set (AUTH_JWKS_URL) has not been fetched (${lastReason}): tokens cannot be verified until the JWKS host answers.`;
+  };
+  return { get, warmUp, keysReady };
+}
+
+/** A stable, secret-free code for a failed JWKS fetch: jose's code, the HTTP status, or the socket error. */
+function reasonOf(err: unknown): string {
+  // While fetching a key set, jose's generic error means "not 200 OK".
+  if (err instanceof errors.JOSEError) return err.code === 'ERR_JOSE_GENERIC' ? 'jwks_not_200' : err.code;
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  if (typeof cause === 'string') return cause;
+  return err instanceof Error ? err.name : 'unknown';
 }
 
 /** Maps jose's stable error codes to short, header-safe descriptions (RFC 6750 §3). */
-function describe(err: unknown): InvalidTokenError {
-  if (err instanceof InvalidTokenError) return err;
+function describe(err: unknown): InvalidTokenError | KeySourceUnavailableError {
+  if (err instanceof InvalidTokenError || err instanceof KeySourceUnavailableError) return err;
   if (err instanceof errors.JWTExpired) return new InvalidTokenError(err.code, 'The token has expired', 'expiry');
   if (err instanceof errors.JWTClaimValidationFailed) {
     const claim = err.claim;

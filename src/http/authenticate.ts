@@ -1,9 +1,10 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app.js';
 import { bearerError } from './bearer-error.js';
-import { InvalidTokenError, type TokenVerifier } from '../auth/verifier.js';
+import { InvalidTokenError, KeySourceUnavailableError, type TokenVerifier } from '../auth/verifier.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import { jsonRpcError } from './json-rpc-error.js';
 
 /**
  * Bearer authentication (RFC 6750) as an OAuth 2.1 resource server (MCP authorization §2.6).
@@ -33,6 +34,7 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
     try {
       caller = await verify(match[1]!);
     } catch (err) {
+      if (err instanceof KeySourceUnavailableError) return keysUnavailable(c, config, logger, err);
       const e = err instanceof InvalidTokenError ? err : new InvalidTokenError('ERR_UNKNOWN', 'The token could not be verified');
       logger.info('auth.rejected', { request_id: c.get('requestId'), reason: e.code, check: e.check });
       return bearerError(c, config, 401, { error: 'invalid_token', description: e.description, scopes: required }, { error: 'invalid_token', error_description: `${e.description}.` });
@@ -51,3 +53,21 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
   };
 }
 
+/**
+ * 503, not 401: the token was not judged. A 401 invalid_token would make an OAuth client throw a
+ * good token away and sign the user in again; 503 + Retry-After (RFC 9110 §15.6.4, §10.2.3) says
+ * try the same token later. The body was not read, so the connection is closed.
+ */
+function keysUnavailable(c: Context<AppEnv>, config: Config, logger: Logger, err: KeySourceUnavailableError): Response {
+  const source = config.auth.keySource;
+  const retryAfterS = Math.max(1, Math.ceil((source.kind === 'jwks' ? source.cooldownMs : 30_000) / 1000));
+  logger.warn('auth.key_source_unavailable', { request_id: c.get('requestId'), reason: err.reason });
+  c.header('Retry-After', String(retryAfterS));
+  return jsonRpcError(
+    c,
+    503,
+    -32000,
+    `The server cannot verify tokens right now: its token issuer's key set (JWKS) is unreachable. This is a server-side fault, not a problem with your token: keep it and retry in ${retryAfterS} s.`,
+    { closeConnection: true },
+  );
+}

@@ -107,6 +107,12 @@ describe('workerd: other routes', () => {
     expect(res.json).toEqual({ status: 'ok' });
   });
 
+  it('GET /readyz is 200 (secret key, Portkey key set; a Worker never shuts down)', async () => {
+    const res = await workerFetch(`${PUBLIC_URL}/readyz`);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ status: 'ready' });
+  });
+
   it('protected resource metadata is 404 when no AUTH_ISSUER is configured', async () => {
     for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
       const res = await workerFetch(`${PUBLIC_URL}${path}`);
