@@ -74,8 +74,9 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    if (PROBE_PATHS.has(c.req.path)) return;
-    logger.info('http.request', {
+    // Probes arrive every few seconds from every balancer: chatter at info, useful at debug.
+    const log = PROBE_PATHS.has(c.req.path) ? logger.debug : logger.info;
+    log('http.request', {
       request_id: c.get('requestId'),
       method: c.req.method,
       path: c.req.path,

@@ -103,4 +103,16 @@ describe('/readyz', () => {
     const paths = server.events('http.request').map((e) => e.path);
     expect(paths).toEqual(['/mcp']);
   });
+
+  it('with LOG_LEVEL=debug, probes are logged at debug', async () => {
+    const server = await start({ PORTKEY_API_KEY: SECRETS.portkeyKey, LOG_LEVEL: 'debug' });
+    await probe(server, '/healthz');
+    await probe(server, '/readyz');
+    await new Promise((r) => setTimeout(r, 20));
+    const lines = server.events('http.request').map((e) => [e.path, e.level]);
+    expect(lines).toEqual([
+      ['/healthz', 'debug'],
+      ['/readyz', 'debug'],
+    ]);
+  });
 });
