@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
+import { plainHttpUrl } from './config/urls.js';
 import { parseTenantsJson, type TenantTable } from './tenants/tenant-table.js';
 import { unknownVariableWarnings } from './config/unknown-variables.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
@@ -200,6 +201,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
   const warnings = unknownVariableWarnings(Object.keys(rawEnv), KNOWN_VARIABLES);
   const env = withoutEmpty(rawEnv);
   const { e, invalid } = parseEachVariable(env, problems);
+  checkUrls(e, problems);
 
   const publicUrl = canonicalBase(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   const resource = `${publicUrl}/mcp`;
@@ -299,6 +301,22 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     httpKeepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
   };
+}
+
+/** Every configured URL is a plain origin plus a path (config/urls.ts), named by its variable. */
+function checkUrls(e: z.infer<typeof envSchema>, problems: string[]): void {
+  const check = (value: string, name: string, example: string) => {
+    try {
+      plainHttpUrl(value, name, example);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  };
+  if (e.PUBLIC_URL !== undefined) check(e.PUBLIC_URL, 'PUBLIC_URL', 'https://mcp.example.com');
+  if (e.AUTH_JWKS_URL !== undefined) check(e.AUTH_JWKS_URL, 'AUTH_JWKS_URL', 'https://issuer.example.com/.well-known/jwks.json');
+  check(e.PORTKEY_BASE_URL, 'PORTKEY_BASE_URL', DEFAULT_PORTKEY_BASE_URL);
+  for (const server of list(e.AUTH_SERVERS)) check(server, 'AUTH_SERVERS entry', 'https://issuer.example.com');
 }
 
 function buildKeySource(e: z.infer<typeof envSchema>, localSecret: Uint8Array | undefined, problems: string[]): KeySource {

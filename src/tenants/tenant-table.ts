@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { plainHttpUrl } from '../config/urls.js';
 import { ConfigError } from '../errors.js';
 
 /** What a tenant's callers may grant. An absent list means unrestricted. */
@@ -86,6 +87,7 @@ export function parseTenantEntry(id: string, entry: unknown, env: Record<string,
     throw new ConfigError(`Tenant ${JSON.stringify(id)}: ${field}: ${what}.`);
   }
   const { apiKey, baseUrl, allow } = parsed.data;
+  if (baseUrl !== undefined) plainHttpUrl(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, 'https://portkey.example.com/v1');
   let key: string;
   if (typeof apiKey === 'string') {
     key = apiKey;
