@@ -4,6 +4,7 @@ import { plainHttpUrl } from './config/urls.js';
 import { parseTenantsJson, type TenantTable } from './tenants/tenant-table.js';
 import { unknownVariableWarnings } from './config/unknown-variables.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { parseAllowedHosts, upstreamHosts } from './tenants/upstream-hosts.js';
 
 export { ConfigError };
 
@@ -61,6 +62,8 @@ export interface Config {
   tenants: TenantTable;
   /** PORTKEY_BASE_URL: the base URL of tenants that name none. */
   portkeyBaseUrl: string;
+  /** PORTKEY_ALLOWED_HOSTS as given (empty when unset); tenants/upstream-hosts.ts applies it. */
+  portkeyAllowedHosts: string[];
   portkeyTimeoutMs: number;
   /** invite_user calls per minute; 0 turns a limit off. */
   rateLimits: { tenantPerMinute: number; callerPerMinute: number };
@@ -108,6 +111,7 @@ const envSchema = z.object({
   TENANTS: z.string().optional(),
   PORTKEY_API_KEY: z.string().optional(),
   PORTKEY_BASE_URL: httpUrl.default(DEFAULT_PORTKEY_BASE_URL),
+  PORTKEY_ALLOWED_HOSTS: z.string().optional(),
   PORTKEY_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).default(10_000),
   ALLOWED_ORIGINS: z.string().optional(),
   ALLOWED_HOSTS: z.string().optional(),
@@ -132,6 +136,12 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'TENANT_RATE_LIMITER', // Workers: rate-limiting bindings
   'CALLER_RATE_LIMITER',
 ];
+
+/**
+ * The server's own settings. A tenant's `{"env": NAME}` may never name one of these, even one
+ * that starts with PORTKEY_KEY_.
+ */
+export const SERVER_VARIABLES: ReadonlySet<string> = new Set(KNOWN_VARIABLES);
 
 const HINTS: Record<string, string> = {
   PORT: 'a whole number from 0 to 65535',
@@ -244,10 +254,24 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
   if (multi && e.PORTKEY_API_KEY) {
     problems.push(`Both PORTKEY_API_KEY and ${multi} are set: choose one (PORTKEY_API_KEY for one tenant, ${multi} for several).`);
   }
+  let portkeyAllowedHosts: string[] = [];
+  try {
+    portkeyAllowedHosts = parseAllowedHosts(list(e.PORTKEY_ALLOWED_HOSTS));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  // TENANTS is the operator's own writing: its baseUrls are held to PORTKEY_ALLOWED_HOSTS only when it is set.
+  const tenantContext = {
+    env: rawEnv,
+    defaultBaseUrl: e.PORTKEY_BASE_URL,
+    allowedHosts: portkeyAllowedHosts.length ? upstreamHosts(portkeyAllowedHosts, e.PORTKEY_BASE_URL) : undefined,
+    serverVariables: SERVER_VARIABLES,
+  };
   let tenants: TenantTable = { mode: 'single', tenant: { id: 'default', apiKey: e.PORTKEY_API_KEY, baseUrl: e.PORTKEY_BASE_URL, allow: {} } };
   if (multi) {
     try {
-      const table = e.TENANTS ? parseTenantsJson(e.TENANTS, rawEnv, e.PORTKEY_BASE_URL, options.tenantsSource ?? 'TENANTS') : new Map();
+      const table = e.TENANTS ? parseTenantsJson(e.TENANTS, tenantContext, options.tenantsSource ?? 'TENANTS') : new Map();
       tenants = { mode: 'multi', tenants: table };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -289,6 +313,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     },
     tenants,
     portkeyBaseUrl: e.PORTKEY_BASE_URL,
+    portkeyAllowedHosts,
     portkeyTimeoutMs: e.PORTKEY_TIMEOUT_MS,
     rateLimits: { tenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE, callerPerMinute: e.RATE_LIMIT_CALLER_PER_MINUTE },
     allowedOrigins,

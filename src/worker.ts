@@ -5,7 +5,7 @@
  * CALLER_RATE_LIMITER (Cloudflare rate limiting; otherwise limits hold per isolate).
  */
 import { createApp, type InviteServer } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, SERVER_VARIABLES } from './config.js';
 import { createLogger } from './log.js';
 import { createCloudflareRateLimiter, type CloudflareRateLimitBinding, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createFetchTransport } from './portkey/fetch-transport.js';
@@ -35,7 +35,19 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
           '(e.g. `wrangler secret put AUTH_JWT_SECRET`, or AUTH_JWT_SECRET in .dev.vars for wrangler dev).',
       );
     }
-    const lookup = kv ? createKvTenantLookup({ kv, env: vars, defaultBaseUrl: config.portkeyBaseUrl }) : undefined;
+    const logger = createLogger((line) => console.log(line), config.logLevel);
+    // Once per isolate: the configuration is read once per isolate.
+    for (const message of config.warnings) logger.warn('config.warning', { message });
+    const lookup = kv
+      ? createKvTenantLookup({
+          kv,
+          env: vars,
+          defaultBaseUrl: config.portkeyBaseUrl,
+          allowedHosts: config.portkeyAllowedHosts,
+          serverVariables: SERVER_VARIABLES,
+          logger,
+        })
+      : undefined;
     const rateLimiters: InviteRateLimiters | undefined =
       isRateLimit(env.TENANT_RATE_LIMITER) || isRateLimit(env.CALLER_RATE_LIMITER)
         ? {
@@ -43,9 +55,6 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
             caller: isRateLimit(env.CALLER_RATE_LIMITER) ? createCloudflareRateLimiter(env.CALLER_RATE_LIMITER, RATE_LIMIT_PERIOD_SEC) : undefined,
           }
         : undefined;
-    const logger = createLogger((line) => console.log(line), config.logLevel);
-    // Once per isolate: the configuration is read once per isolate.
-    for (const message of config.warnings) logger.warn('config.warning', { message });
     return {
       server: createApp(config, {
         logger,

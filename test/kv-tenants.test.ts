@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createKvTenantLookup } from '../src/tenants/kv-tenants.js';
 import { TenantLookupError } from '../src/errors.js';
+import { SERVER_VARIABLES } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+
+const logs: string[] = [];
+const base = { serverVariables: SERVER_VARIABLES, logger: createLogger((line) => logs.push(line)) };
 
 function fakeKv(entries: Record<string, string>) {
   const reads: string[] = [];
@@ -19,8 +24,8 @@ const KEY = 'pk-kv-SECRET-1234';
 
 describe('tenants from Workers KV', () => {
   it('reads an entry in the TENANTS format, resolving {"env"} keys from the Worker secrets', async () => {
-    const { kv } = fakeKv({ acme: JSON.stringify({ apiKey: { env: 'ACME_KEY' }, allow: { orgRoles: ['member'] } }) });
-    const lookup = createKvTenantLookup({ kv, env: { ACME_KEY: KEY }, defaultBaseUrl: 'https://api.portkey.ai/v1' });
+    const { kv } = fakeKv({ acme: JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME' }, allow: { orgRoles: ['member'] } }) });
+    const lookup = createKvTenantLookup({ ...base, kv, env: { PORTKEY_KEY_ACME: KEY }, defaultBaseUrl: 'https://api.portkey.ai/v1' });
     expect(await lookup('acme')).toEqual({ id: 'acme', apiKey: KEY, baseUrl: 'https://api.portkey.ai/v1', allow: { orgRoles: ['member'] } });
     expect(await lookup('nobody')).toBeUndefined();
   });
@@ -28,7 +33,7 @@ describe('tenants from Workers KV', () => {
   it('caches hits and misses for the TTL, then reads again', async () => {
     let now = 0;
     const { kv, reads } = fakeKv({ acme: JSON.stringify({ apiKey: KEY }) });
-    const lookup = createKvTenantLookup({ kv, env: {}, defaultBaseUrl: 'https://x.example/v1', ttlMs: 1000, now: () => now });
+    const lookup = createKvTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1', ttlMs: 1000, now: () => now });
     await lookup('acme');
     await lookup('acme');
     await lookup('ghost');
@@ -39,18 +44,27 @@ describe('tenants from Workers KV', () => {
     expect(reads).toEqual(['acme', 'ghost', 'acme']);
   });
 
-  it('a broken entry is a clear error naming the tenant and field, never the key', async () => {
+  it('a broken entry: the caller is told it is broken, the operator log says why, neither shows the key', async () => {
     const { kv } = fakeKv({ acme: JSON.stringify({ apiKey: KEY, colour: 'blue' }), bad: '{not json' });
-    const lookup = createKvTenantLookup({ kv, env: {}, defaultBaseUrl: 'https://x.example/v1' });
+    const lookup = createKvTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1' });
+    logs.length = 0;
     const err = await lookup('acme').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TenantLookupError);
-    expect((err as Error).message).toMatch(/Tenant "acme".*unknown field\(s\) "colour".*TENANTS_KV/);
+    expect((err as Error).message).toMatch(/Tenant "acme"'s entry in the tenant store is invalid.*server operator must fix it/);
     expect((err as Error).message).not.toContain(KEY);
-    await expect(lookup('bad')).rejects.toThrow(/"bad"'s entry in TENANTS_KV is not valid JSON/);
+    await expect(lookup('bad')).rejects.toThrow(/"bad"'s entry in the tenant store is invalid/);
+    const warnings = logs.map((l) => JSON.parse(l));
+    expect(warnings.map((w) => [w.level, w.event, w.tenant])).toEqual([
+      ['warn', 'tenants.kv_entry_invalid', 'acme'],
+      ['warn', 'tenants.kv_entry_invalid', 'bad'],
+    ]);
+    expect(warnings[0].problem).toMatch(/unknown field\(s\) "colour".*TENANTS_KV/);
+    expect(warnings[1].problem).toMatch(/not valid JSON/);
+    expect(logs.join('\n')).not.toContain(KEY);
   });
 
   it('a KV outage is a retryable error, not a crash', async () => {
-    const lookup = createKvTenantLookup({ kv: { get: () => Promise.reject(new Error('kv down')) }, env: {}, defaultBaseUrl: 'https://x.example/v1' });
+    const lookup = createKvTenantLookup({ ...base, kv: { get: () => Promise.reject(new Error('kv down')) }, env: {}, defaultBaseUrl: 'https://x.example/v1' });
     await expect(lookup('acme')).rejects.toThrow(/could not be read just now/);
   });
 });

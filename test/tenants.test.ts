@@ -36,13 +36,13 @@ let server: TestServer;
 const tenantsJson = () =>
   JSON.stringify({
     acme: { apiKey: ACME_KEY, baseUrl: acmeDouble.url },
-    globex: { apiKey: { env: 'GLOBEX_KEY' }, baseUrl: globexDouble.url },
+    globex: { apiKey: { env: 'PORTKEY_KEY_GLOBEX' }, baseUrl: globexDouble.url },
   });
 
 beforeAll(async () => {
   acmeDouble = await startPortkeyDouble({ adminKeys: [ACME_KEY] });
   globexDouble = await startPortkeyDouble({ adminKeys: [GLOBEX_KEY] });
-  server = await startTestServer({ TENANTS: tenantsJson(), GLOBEX_KEY });
+  server = await startTestServer({ TENANTS: tenantsJson(), PORTKEY_KEY_GLOBEX: GLOBEX_KEY });
 });
 afterEach(() => {
   acmeDouble.reset();
@@ -160,7 +160,7 @@ describe('tenants: the tenant claim', () => {
   describe('TENANT_CLAIM=tenant', () => {
     let custom: TestServer;
     beforeAll(async () => {
-      custom = await startTestServer({ TENANTS: tenantsJson(), GLOBEX_KEY, TENANT_CLAIM: 'tenant' });
+      custom = await startTestServer({ TENANTS: tenantsJson(), PORTKEY_KEY_GLOBEX: GLOBEX_KEY, TENANT_CLAIM: 'tenant' });
     });
     afterAll(async () => {
       await custom?.close(100);
@@ -345,9 +345,9 @@ describe('TENANTS configuration errors', () => {
     ['an unknown field', { acme: { apiKey: BAD_ENTRY_KEY, region: 'eu' } }, [/^Tenant "acme": /, /unknown field\(s\) "region"/]],
     ['an unknown field inside allow', { acme: { apiKey: BAD_ENTRY_KEY, allow: { orgRole: ['member'] } } }, [/^Tenant "acme": allow: /, /unknown field\(s\) "orgRole"/]],
     ['a missing apiKey', { acme: good, globex: { baseUrl: 'https://portkey.globex.example/v1' } }, [/^Tenant "globex": apiKey: missing/]],
-    ['an apiKey that is a number', { acme: good, globex: { apiKey: 12345 } }, [/^Tenant "globex": apiKey: expected a string or {"env": "VAR_NAME"}/]],
+    ['an apiKey that is a number', { acme: good, globex: { apiKey: 12345 } }, [/^Tenant "globex": apiKey: expected a string or {"env": "PORTKEY_KEY_\.\.\."}/]],
     ['an empty apiKey', { acme: good, globex: { apiKey: '' } }, [/^Tenant "globex": apiKey: must not be empty/]],
-    ['an {"env"} apiKey with an extra field holding the key', { acme: { apiKey: { env: 'ACME_KEY', value: BAD_ENTRY_KEY } } }, [/^Tenant "acme": apiKey: /]],
+    ['an {"env"} apiKey with an extra field holding the key', { acme: { apiKey: { env: 'PORTKEY_KEY_ACME', value: BAD_ENTRY_KEY } } }, [/^Tenant "acme": apiKey: /]],
     ['an entry that is the key itself', { acme: BAD_ENTRY_KEY }, [/^Tenant "acme": /]],
     ['a baseUrl that is not a URL', { acme: { apiKey: BAD_ENTRY_KEY, baseUrl: 'portkey.example/v1' } }, [/^Tenant "acme": baseUrl: expected an http\(s\) URL/]],
     ['a baseUrl that is not http(s)', { acme: { apiKey: BAD_ENTRY_KEY, baseUrl: 'ftp://portkey.example/v1' } }, [/^Tenant "acme": baseUrl: expected an http\(s\) URL/]],
@@ -357,20 +357,20 @@ describe('TENANTS configuration errors', () => {
     ['a document that is an array', [{ apiKey: BAD_ENTRY_KEY }], [/TENANTS must be a JSON object/]],
     ['no tenants', {}, [/TENANTS has no tenants/]],
   ])('%s: the message names the tenant and the field, never the key', (_label, doc, patterns) => {
-    const err = configError({ TENANTS: JSON.stringify(doc), ACME_KEY: BAD_ENTRY_KEY });
+    const err = configError({ TENANTS: JSON.stringify(doc), PORTKEY_KEY_ACME: BAD_ENTRY_KEY });
     for (const p of patterns) expect(err.message).toMatch(p);
     expect(err.message).not.toContain(BAD_ENTRY_KEY);
   });
 
   it('an {"env": ...} variable that is unset names the tenant and the variable', () => {
-    const err = configError({ TENANTS: JSON.stringify({ acme: good, globex: { apiKey: { env: 'NOPE' } } }) });
-    expect(err.message).toMatch(/^Tenant "globex": apiKey: variable NOPE is not set/);
+    const err = configError({ TENANTS: JSON.stringify({ acme: good, globex: { apiKey: { env: 'PORTKEY_KEY_NOPE' } } }) });
+    expect(err.message).toMatch(/^Tenant "globex": apiKey: variable PORTKEY_KEY_NOPE is not set/);
     expect(err.message).not.toContain(BAD_ENTRY_KEY);
   });
 
   it('an {"env": ...} variable that is blank counts as unset', () => {
-    const err = configError({ TENANTS: JSON.stringify({ globex: { apiKey: { env: 'NOPE' } } }), NOPE: '   ' });
-    expect(err.message).toMatch(/^Tenant "globex": apiKey: variable NOPE is not set/);
+    const err = configError({ TENANTS: JSON.stringify({ globex: { apiKey: { env: 'PORTKEY_KEY_NOPE' } } }), PORTKEY_KEY_NOPE: '   ' });
+    expect(err.message).toMatch(/^Tenant "globex": apiKey: variable PORTKEY_KEY_NOPE is not set/);
   });
 
   it.each([
@@ -409,7 +409,7 @@ describe('TENANTS_FILE (Node)', () => {
   it('a server started from TENANTS_FILE routes each tenant as TENANTS would', async () => {
     const file = join(dir, 'served.json');
     writeFileSync(file, tenantsJson());
-    const fromFile = await startTestServer(readNodeEnv({ TENANTS_FILE: file, GLOBEX_KEY }));
+    const fromFile = await startTestServer(readNodeEnv({ TENANTS_FILE: file, PORTKEY_KEY_GLOBEX: GLOBEX_KEY }));
     try {
       const result = await invite(await token({ claims: { org_id: 'globex' } }), MEMBER, {}, fromFile.mcpUrl);
       expect(result.isError, resultText(result)).toBeFalsy();

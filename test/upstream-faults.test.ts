@@ -53,13 +53,13 @@ function startServerOver(transport: ReturnType<(typeof TRANSPORTS)[number][1]>):
     {
       TENANTS: JSON.stringify({
         acme: { apiKey: ACME_KEY, baseUrl: acme.url },
-        globex: { apiKey: { env: 'GLOBEX_KEY' }, baseUrl: globex.url },
+        globex: { apiKey: { env: 'PORTKEY_KEY_GLOBEX' }, baseUrl: globex.url },
         revoked: { apiKey: REVOKED_KEY, baseUrl: acme.url },
-        wskey: { apiKey: { env: 'WS_KEY' }, baseUrl: acme.url },
+        wskey: { apiKey: { env: 'PORTKEY_KEY_WS' }, baseUrl: acme.url },
         stall: { apiKey: STALL_KEY, baseUrl: stall.url },
       }),
-      GLOBEX_KEY,
-      WS_KEY: SECRETS.workspaceKey,
+      PORTKEY_KEY_GLOBEX: GLOBEX_KEY,
+      PORTKEY_KEY_WS: SECRETS.workspaceKey,
       PORTKEY_TIMEOUT_MS: String(TIMEOUT_MS),
     },
     { transport },

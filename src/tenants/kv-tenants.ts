@@ -1,6 +1,8 @@
 import { ConfigError, TenantLookupError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { TenantLookup } from './resolve-tenant.js';
 import { parseTenantEntry, type Tenant } from './tenant-table.js';
+import { upstreamHosts } from './upstream-hosts.js';
 
 /** The part of a Workers KV namespace binding this uses. */
 export interface KvNamespaceLike {
@@ -9,9 +11,15 @@ export interface KvNamespaceLike {
 
 export interface KvTenantOptions {
   kv: KvNamespaceLike;
-  /** Variables `{"env": "NAME"}` keys are read from (Worker secrets). */
+  /** Variables `{"env": "PORTKEY_KEY_…"}` keys are read from (Worker secrets). */
   env: Record<string, string | undefined>;
   defaultBaseUrl: string;
+  /** PORTKEY_ALLOWED_HOSTS entries; the default base URL's host is always allowed. */
+  allowedHosts?: string[];
+  /** Names a tenant entry may never read a key from (config.ts SERVER_VARIABLES). */
+  serverVariables: ReadonlySet<string>;
+  /** Where a broken entry is reported in full, for the operator. */
+  logger: Logger;
   /** How long a looked-up entry (or its absence) is trusted in this isolate. */
   ttlMs?: number;
   maxEntries?: number;
@@ -22,6 +30,10 @@ export interface KvTenantOptions {
  * Tenants from Workers KV: key = tenant id, value = the same JSON entry as in TENANTS. Looked up
  * per request with a short in-isolate cache, so tenants can be added without a redeploy and a
  * hot tenant costs one KV read per TTL, not one per call.
+ *
+ * KV is written by more hands than the environment, so its entries are held to the strictest
+ * rules: keys only from PORTKEY_KEY_* variables, and a baseUrl only on an allowed host
+ * (PORTKEY_ALLOWED_HOSTS, else PORTKEY_BASE_URL's host alone), whether or not the list is set.
  */
 export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
   const ttlMs = o.ttlMs ?? 30_000;
@@ -29,6 +41,20 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
   // Read the clock through the global at each call (not a reference taken once), so a test's fake clock reaches it.
   const now = o.now ?? (() => Date.now());
   const cache = new Map<string, { tenant: Tenant | undefined; expires: number }>();
+  const context = {
+    env: o.env,
+    defaultBaseUrl: o.defaultBaseUrl,
+    allowedHosts: upstreamHosts(o.allowedHosts ?? [], o.defaultBaseUrl),
+    serverVariables: o.serverVariables,
+  };
+  // The caller learns that the entry is broken, never why: the details name server variables.
+  const broken = (tenantId: string, problem: string) => {
+    o.logger.warn('tenants.kv_entry_invalid', { tenant: tenantId, problem });
+    return new TenantLookupError(
+      `Tenant ${JSON.stringify(tenantId)}'s entry in the tenant store is invalid, so nothing was sent to Portkey. ` +
+        'The server operator must fix it (the server log says what is wrong).',
+    );
+  };
 
   return async (tenantId) => {
     const hit = cache.get(tenantId);
@@ -37,7 +63,7 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
     try {
       text = await o.kv.get(tenantId, 'text');
     } catch {
-      throw new TenantLookupError('The tenant table (TENANTS_KV) could not be read just now; nothing was sent to Portkey. Try again shortly.');
+      throw new TenantLookupError('The tenant store could not be read just now; nothing was sent to Portkey. Try again shortly.');
     }
     let tenant: Tenant | undefined;
     if (text !== null) {
@@ -45,13 +71,13 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
       try {
         entry = JSON.parse(text);
       } catch {
-        throw new TenantLookupError(`Tenant ${JSON.stringify(tenantId)}'s entry in TENANTS_KV is not valid JSON; the server operator must fix it.`);
+        throw broken(tenantId, 'the entry in TENANTS_KV is not valid JSON');
       }
       try {
-        tenant = parseTenantEntry(tenantId, entry, o.env, o.defaultBaseUrl);
+        tenant = parseTenantEntry(tenantId, entry, context);
       } catch (err) {
-        // parseTenantEntry's messages name the tenant and field, never a value.
-        throw new TenantLookupError(`${err instanceof ConfigError ? err.message : 'Invalid tenant entry.'} (in TENANTS_KV; the server operator must fix it)`);
+        // parseTenantEntry's messages name the tenant, field and variable, never a value.
+        throw broken(tenantId, `${err instanceof ConfigError ? err.message : 'invalid entry'} (in TENANTS_KV)`);
       }
     }
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);

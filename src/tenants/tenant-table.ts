@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { plainHttpUrl } from '../config/urls.js';
 import { ConfigError } from '../errors.js';
+import type { UpstreamHosts } from './upstream-hosts.js';
 
 /** What a tenant's callers may grant. An absent list means unrestricted. */
 export interface TenantPolicy {
@@ -46,16 +47,33 @@ const ALLOWED_FIELDS: Record<string, string> = {
   allow: 'orgRoles, workspaces, workspaceRoles, apiKeyScopes',
 };
 
+/** What a tenant entry is read against: where `{"env"}` keys come from, and what baseUrl may be. */
+export interface TenantContext {
+  /** Variables `{"env": NAME}` is looked up in. Only tenant-key variables may be named (see keyVariableProblem). */
+  env: Record<string, string | undefined>;
+  /** The base URL of tenants that name none (PORTKEY_BASE_URL). */
+  defaultBaseUrl: string;
+  /** When set, a baseUrl's host must be one of these (PORTKEY_ALLOWED_HOSTS). */
+  allowedHosts?: UpstreamHosts;
+  /** Every variable the server reads as a setting: never a tenant key, whatever its name. */
+  serverVariables: ReadonlySet<string>;
+}
+
+/**
+ * A tenant's `{"env": NAME}` may only name a variable meant to hold a tenant key: NAME starts with
+ * this prefix. Without the rule, whoever writes a tenant entry (KV is written by more hands than
+ * the environment) could point it at AUTH_JWT_SECRET, have it sent to an upstream, and mint
+ * tokens for every tenant.
+ */
+export const TENANT_KEY_PREFIX = 'PORTKEY_KEY_';
+const TENANT_KEY_VARIABLE = /^PORTKEY_KEY_[A-Za-z0-9_]+$/;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
 /**
  * Parses the TENANTS document. Error messages name the tenant and the field; they never echo a
  * value, since a value may be a key.
  */
-export function parseTenantsJson(
-  json: string,
-  env: Record<string, string | undefined>,
-  defaultBaseUrl: string,
-  source = 'TENANTS',
-): Map<string, Tenant> {
+export function parseTenantsJson(json: string, context: TenantContext, source = 'TENANTS'): Map<string, Tenant> {
   let doc: unknown;
   try {
     doc = JSON.parse(json);
@@ -67,13 +85,14 @@ export function parseTenantsJson(
   }
   const tenants = new Map<string, Tenant>();
   for (const [id, entry] of Object.entries(doc as Record<string, unknown>)) {
-    tenants.set(id, parseTenantEntry(id, entry, env, defaultBaseUrl));
+    tenants.set(id, parseTenantEntry(id, entry, context));
   }
   if (tenants.size === 0) throw new ConfigError(`${source} has no tenants: add at least one entry, or use PORTKEY_API_KEY.`);
   return tenants;
 }
 
-export function parseTenantEntry(id: string, entry: unknown, env: Record<string, string | undefined>, defaultBaseUrl: string): Tenant {
+/** Parses one tenant entry. The messages are for the operator: they may name variables, never values. */
+export function parseTenantEntry(id: string, entry: unknown, context: TenantContext): Tenant {
   const parsed = tenantEntrySchema.safeParse(entry);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -82,23 +101,56 @@ export function parseTenantEntry(id: string, entry: unknown, env: Record<string,
       issue.code === 'unrecognized_keys'
         ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${ALLOWED_FIELDS[issue.path.join('.')] ?? 'see the README'}`
         : field === 'apiKey' && isMissing(entry, 'apiKey')
-          ? 'missing; give the key as a string or as {"env": "VAR_NAME"}'
+          ? `missing; give the key as a string or as {"env": "${TENANT_KEY_PREFIX}..."}`
           : describeIssue(issue);
     throw new ConfigError(`Tenant ${JSON.stringify(id)}: ${field}: ${what}.`);
   }
   const { apiKey, baseUrl, allow } = parsed.data;
-  if (baseUrl !== undefined) plainHttpUrl(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, 'https://portkey.example.com/v1');
+  if (baseUrl !== undefined) {
+    plainHttpUrl(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, 'https://portkey.example.com/v1');
+    if (context.allowedHosts && !context.allowedHosts.allows(baseUrl)) {
+      throw new ConfigError(
+        `Tenant ${JSON.stringify(id)}: baseUrl: host ${JSON.stringify(new URL(baseUrl).host)} is not in PORTKEY_ALLOWED_HOSTS ` +
+          `(allowed: ${context.allowedHosts.names.join(', ')}); add it there if this tenant's keys may be sent to it.`,
+      );
+    }
+  }
   let key: string;
   if (typeof apiKey === 'string') {
     key = apiKey;
   } else {
-    const fromEnv = env[apiKey.env]?.trim();
+    const problem = keyVariableProblem(id, apiKey.env, context.serverVariables);
+    if (problem) throw new ConfigError(`Tenant ${JSON.stringify(id)}: apiKey: ${problem}`);
+    const fromEnv = context.env[apiKey.env]?.trim();
     if (!fromEnv) {
       throw new ConfigError(`Tenant ${JSON.stringify(id)}: apiKey: variable ${apiKey.env} is not set; set it to the tenant's Portkey admin API key.`);
     }
     key = fromEnv;
   }
-  return { id, apiKey: key, baseUrl: baseUrl ?? defaultBaseUrl, allow: allow ?? {} };
+  return { id, apiKey: key, baseUrl: baseUrl ?? context.defaultBaseUrl, allow: allow ?? {} };
+}
+
+/** Why `{"env": name}` may not be used, with the exact rename; undefined when it may. */
+function keyVariableProblem(tenantId: string, name: string, serverVariables: ReadonlySet<string>): string | undefined {
+  if (TENANT_KEY_VARIABLE.test(name) && !serverVariables.has(name)) return undefined;
+  const suggested = suggestedKeyVariable(tenantId, serverVariables);
+  const fix = `put the key in a variable named ${suggested} and write {"env": "${suggested}"}`;
+  // A value that is not a variable name might be a key pasted in the wrong place: never echo it.
+  if (!VARIABLE_NAME.test(name)) return `{"env"} must name a variable (letters, digits, _) starting with ${TENANT_KEY_PREFIX}: ${fix}.`;
+  if (serverVariables.has(name)) {
+    return `{"env": "${name}"} names one of this server's own settings, which a tenant entry may never read: ${fix}.`;
+  }
+  return (
+    `{"env": "${name}"} is not allowed: a tenant key may only be read from a variable whose name starts with ${TENANT_KEY_PREFIX} ` +
+    `(so no tenant entry can read the server's own secrets). Rename the variable ${name} to ${suggested} and write {"env": "${suggested}"}.`
+  );
+}
+
+/** PORTKEY_KEY_<TENANT ID in capitals>, e.g. PORTKEY_KEY_ACME for "acme". */
+function suggestedKeyVariable(tenantId: string, serverVariables: ReadonlySet<string>): string {
+  const stem = tenantId.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64);
+  const name = `${TENANT_KEY_PREFIX}${stem || 'TENANT'}`;
+  return serverVariables.has(name) ? `${name}_KEY` : name;
 }
 
 /** zod 4 reports an absent union field as `invalid_union` and omits the input, so look at the entry itself. */
@@ -118,7 +170,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'too_small':
       return 'must not be empty';
     case 'invalid_union':
-      return 'expected a string or {"env": "VAR_NAME"}';
+      return `expected a string or {"env": "${TENANT_KEY_PREFIX}..."}`;
     default:
       return 'invalid value';
   }

@@ -6,6 +6,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PORTKEY_BASE_URL, SECRETS } from '../support/bindings.js';
 import { installFakePortkey, type FakePortkey } from '../support/fake-portkey.js';
+import { observed } from '../support/observed.js';
 import { inviteCall, mintToken, postMcp, resultText, rpc } from '../support/mcp.js';
 
 interface KvLike {
@@ -17,7 +18,7 @@ beforeEach(() => {
   portkey = installFakePortkey();
 });
 beforeAll(async () => {
-  await (env.TENANTS_KV as KvLike).put('acme', JSON.stringify({ apiKey: { env: 'ACME_PORTKEY_KEY' }, allow: { orgRoles: ['member'] } }));
+  await (env.TENANTS_KV as KvLike).put('acme', JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME' }, allow: { orgRoles: ['member'] } }));
 });
 
 const member = (email: string) => inviteCall({ email, role: 'member', workspaces: [] });
@@ -43,6 +44,61 @@ describe('workerd: tenants from TENANTS_KV', () => {
     expect(res.json.result.isError).toBe(true);
     expect(resultText(res.json.result)).toMatch(/Tenant "initech" .* is not configured/);
     expect(portkey.requests).toHaveLength(0);
+  });
+});
+
+/**
+ * Issue 10 item 2: whoever can write one KV entry must not be able to read the server's own
+ * secrets through it, nor send a tenant key to a host of their choosing. The caller learns only
+ * that the entry is broken; the operator's log says why.
+ */
+describe('workerd: a KV entry cannot reach the server\'s secrets or send a key elsewhere', () => {
+  const kv = () => env.TENANTS_KV as KvLike;
+  const outbound = () => vi.mocked(fetch).mock.calls.map(([input]) => new Request(input as RequestInfo).url);
+
+  async function refused(tenant: string, entry: unknown, hidden: string[]) {
+    await kv().put(tenant, JSON.stringify(entry));
+    const logsBefore = observed.logLines.length;
+    const res = await postMcp(member(`${tenant}@example.com`), await mintToken({ sub: `kv-${tenant}`, claims: { org_id: tenant } }));
+    expect(res.json.result.isError).toBe(true);
+    const text = resultText(res.json.result);
+    expect(text).toMatch(new RegExp(`Tenant "${tenant}"'s entry in the tenant store is invalid, so nothing was sent to Portkey`));
+    for (const name of hidden) expect(text).not.toContain(name);
+    expect(text).not.toMatch(/AUTH_|PORTKEY_/);
+    expect(outbound()).toEqual([]);
+    const warnings = observed.logLines.slice(logsBefore).map((l) => JSON.parse(l)).filter((l) => l.event === 'tenants.kv_entry_invalid');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: 'warn', tenant });
+    return warnings[0].problem as string;
+  }
+
+  it.each(['AUTH_JWT_SECRET', 'PORTKEY_BASE_URL', 'PUBLIC_URL', 'ACME_PORTKEY_KEY'])('a key read from %s is refused; only the log names it', async (name) => {
+    const tenant = `evil-${name.toLowerCase().replace(/_/g, '-')}`;
+    const problem = await refused(tenant, { apiKey: { env: name } }, [name]);
+    expect(problem).toContain(`{"env": "${name}"}`);
+  });
+
+  it('a key variable that is not set is not named to the caller', async () => {
+    const problem = await refused('missing-key', { apiKey: { env: 'PORTKEY_KEY_NOT_THERE' } }, ['PORTKEY_KEY_NOT_THERE']);
+    expect(problem).toMatch(/variable PORTKEY_KEY_NOT_THERE is not set/);
+  });
+
+  it('a baseUrl on a host not allowed is refused before the key goes anywhere', async () => {
+    const problem = await refused('exfil', { apiKey: { env: 'PORTKEY_KEY_ACME' }, baseUrl: 'http://collector.evil.test/v1' }, ['collector.evil.test']);
+    expect(problem).toMatch(/host "collector.evil.test" is not in PORTKEY_ALLOWED_HOSTS \(allowed: portkey.test\)/);
+  });
+
+  it('a baseUrl with a query, fragment or credentials is refused', async () => {
+    for (const [n, baseUrl] of ['http://portkey.test/v1?x=1', 'http://portkey.test/v1#frag', 'http://u:p@portkey.test/v1'].entries()) {
+      await refused(`odd-url-${n}`, { apiKey: { env: 'PORTKEY_KEY_ACME' }, baseUrl }, []);
+    }
+  });
+
+  it("a baseUrl on PORTKEY_BASE_URL's host is served", async () => {
+    await kv().put('own-path', JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME' }, baseUrl: 'http://portkey.test/v1' }));
+    const res = await postMcp(member('own@example.com'), await mintToken({ sub: 'kv-own', claims: { org_id: 'own-path' } }));
+    expect(res.json.result.isError).toBeFalsy();
+    expect(portkey.requests.map((r) => r.url)).toEqual([`${PORTKEY_BASE_URL}/admin/users/invites`]);
   });
 });
 

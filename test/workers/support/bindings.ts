@@ -30,5 +30,5 @@ export const KV_BINDINGS: Record<string, string> = {
   PUBLIC_URL,
   PORTKEY_BASE_URL,
   PORTKEY_TIMEOUT_MS: '2000',
-  ACME_PORTKEY_KEY: SECRETS.kvTenantKey,
+  PORTKEY_KEY_ACME: SECRETS.kvTenantKey,
 };
