@@ -60,6 +60,50 @@ describe('rate limits on invite_user (in-process, Node)', () => {
   });
 });
 
+/** Issue 10 item 4: every caller is metered, and no two callers share a bucket by accident. */
+describe('rate-limit buckets', () => {
+  const tenants = () => JSON.stringify(Object.fromEntries(['a', 'a:b', 'acme', 'globex'].map((id) => [id, { apiKey: SECRETS.portkeyKey, baseUrl: portkey.url }])));
+
+  async function callIn(server: TestServer, tenant: string, sub: string | null, email: string) {
+    const client = await connectClient(server.mcpUrl, await token({ sub, claims: { org_id: tenant } }));
+    const result = await client.callTool(invite(email));
+    await client.close();
+    return result;
+  }
+
+  it('tenant "a" with sub "b:c" and tenant "a:b" with sub "c" are different callers', async () => {
+    portkey.reset();
+    const server = await startTestServer({ TENANTS: tenants(), RATE_LIMIT_CALLER_PER_MINUTE: '1' });
+    const first = await callIn(server, 'a', 'b:c', 'k1@example.com');
+    const second = await callIn(server, 'a:b', 'c', 'k2@example.com');
+    await server.close(100);
+    expect(first.isError, resultText(first)).toBeFalsy();
+    expect(second.isError, resultText(second)).toBeFalsy();
+    expect(portkey.requests).toHaveLength(2);
+  });
+
+  it('callers without "sub" share one bucket per tenant: metered, not skipped', async () => {
+    portkey.reset();
+    const server = await startTestServer({ TENANTS: tenants(), RATE_LIMIT_CALLER_PER_MINUTE: '1' });
+    const results = [
+      await callIn(server, 'acme', null, 's1@example.com'),
+      await callIn(server, 'acme', null, 's2@example.com'),
+      await callIn(server, 'globex', null, 's3@example.com'), // another tenant's sub-less callers have their own bucket
+      await callIn(server, 'acme', 'null', 's4@example.com'), // and a caller whose sub is the string "null" is not them
+    ];
+    await server.close(100);
+    expect(results.map((r) => !!r.isError)).toEqual([false, true, false, false]);
+    expect(resultText(results[1])).toMatch(/Too many invites for callers without a "sub" claim in tenant "acme".*Retry after \d+ s\./);
+    expect(portkey.requests).toHaveLength(3);
+    expect(server.events('audit.invite_user').map((l) => [l.sub, l.outcome])).toEqual([
+      [null, 'invited'],
+      [null, 'rate_limited'],
+      [null, 'invited'],
+      ['null', 'invited'],
+    ]);
+  });
+});
+
 describe('limiters', () => {
   it('the memory limiter opens a new window when the old one ends', async () => {
     let now = 1_000_000;

@@ -2,13 +2,23 @@ import { RateLimitedError, RateLimiterUnavailableError } from '../errors.js';
 import type { InviteRateLimiters, RateLimiter } from './rate-limiter.js';
 
 /**
+ * Bucket keys. JSON arrays, so no tenant id or subject can be built to land in another's bucket
+ * (with `caller:${tenant}:${sub}`, tenant "a" + sub "b:c" and tenant "a:b" + sub "c" collided).
+ * A token without `sub` is not unmetered: all such callers of one tenant share one bucket
+ * (`null` as the subject, which no string subject can equal).
+ */
+export const callerBucket = (tenantId: string, subject: string | undefined): string => JSON.stringify(['caller', tenantId, subject ?? null]);
+export const tenantBucket = (tenantId: string): string => JSON.stringify(['tenant', tenantId]);
+
+/**
  * Counts one invite against the caller's and the tenant's limits. The caller is checked first,
  * so one runaway caller does not also spend its whole tenant's budget.
  */
 export async function enforceRateLimits(limiters: InviteRateLimiters, tenantId: string, subject: string | undefined): Promise<void> {
+  const caller = subject === undefined ? `callers without a "sub" claim in tenant ${JSON.stringify(tenantId)}` : `caller ${JSON.stringify(subject)}`;
   const checks: [string, RateLimiter | undefined, string][] = [
-    [`caller ${JSON.stringify(subject ?? '(no sub)')}`, subject === undefined ? undefined : limiters.caller, `caller:${tenantId}:${subject}`],
-    [`tenant ${JSON.stringify(tenantId)}`, limiters.tenant, `tenant:${tenantId}`],
+    [caller, limiters.caller, callerBucket(tenantId, subject)],
+    [`tenant ${JSON.stringify(tenantId)}`, limiters.tenant, tenantBucket(tenantId)],
   ];
   for (const [label, limiter, key] of checks) {
     if (!limiter) continue;

@@ -101,7 +101,8 @@ export function serverPool(): (env: Record<string, string | undefined>, deps?: A
 export interface TokenOptions {
   secret?: string;
   alg?: string;
-  sub?: string;
+  /** null: a token without `sub`. */
+  sub?: string | null;
   scope?: string | undefined;
   aud?: string | string[];
   iss?: string;
@@ -114,9 +115,9 @@ export async function token(o: TokenOptions = {}): Promise<string> {
   const scope = 'scope' in o ? o.scope : 'portkey.invite';
   let jwt = new SignJWT({ ...(scope !== undefined ? { scope } : {}), ...o.claims })
     .setProtectedHeader({ alg: o.alg ?? 'HS256', typ: 'JWT' })
-    .setSubject(o.sub ?? 'alice')
     .setAudience(o.aud ?? RESOURCE)
     .setIssuedAt();
+  if (o.sub !== null) jwt = jwt.setSubject(o.sub ?? 'alice');
   if (o.expiresIn !== undefined) jwt = jwt.setExpirationTime(o.expiresIn);
   else jwt = jwt.setExpirationTime('10m');
   if (o.iss) jwt = jwt.setIssuer(o.iss);
