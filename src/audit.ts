@@ -1,32 +1,52 @@
 import type { Caller } from './auth/caller.js';
 import type { Logger } from './log.js';
 import type { InviteAudit } from './tools/invite-user.js';
-import type { InviteUserArgs } from './tools/invite-user-schema.js';
+
+/**
+ * The arguments as the call gave them. Validated ones for most outcomes; for `invalid_input`
+ * whatever arrived, so every field is read defensively and bounded as the schema would bound it.
+ */
+export interface AuditedArgs {
+  email?: unknown;
+  role?: unknown;
+  workspaces?: unknown;
+  workspace_api_key_details?: unknown;
+}
 
 export interface AuditEntry {
   requestId: string;
   caller: Caller;
   clientAddress?: string;
-  args: Pick<InviteUserArgs, 'email' | 'role' | 'workspaces' | 'workspace_api_key_details'>;
+  args: AuditedArgs;
   tenant: string | undefined;
   outcome: string;
   audit?: InviteAudit;
   durationMs?: number;
+  /** For `invalid_input`: the paths of the fields that failed validation. */
+  invalidFields?: string[];
 }
+
+const text = (value: unknown, max: number): string | null => (typeof value === 'string' ? value.slice(0, max) : null);
+const field = (value: unknown, key: string): unknown => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined);
 
 /** One audit line per invite_user call, refused ones included. Never a token or key. */
 export function writeAuditLine(logger: Logger, e: AuditEntry): void {
+  const { args } = e;
+  const scopes = field(args.workspace_api_key_details, 'scopes');
   logger.audit('audit.invite_user', {
     request_id: e.requestId,
     tenant: e.tenant ?? null,
     sub: e.caller.subject ?? null,
     client_id: clientIdOf(e.caller),
     client_address: e.clientAddress ?? null,
-    invitee: e.args.email,
-    org_role: e.args.role,
-    workspaces: e.args.workspaces.map((w) => `${w.id}:${w.role}`),
-    api_key_scopes: e.args.workspace_api_key_details?.scopes ?? null,
+    invitee: text(args.email, 254),
+    org_role: text(args.role, 32),
+    workspaces: Array.isArray(args.workspaces)
+      ? args.workspaces.slice(0, 50).map((w) => `${text(field(w, 'id'), 128) ?? '?'}:${text(field(w, 'role'), 32) ?? '?'}`)
+      : [],
+    api_key_scopes: Array.isArray(scopes) ? scopes.slice(0, 100).map((s) => text(s, 128) ?? '?') : null,
     outcome: e.outcome,
+    ...(e.invalidFields ? { invalid_fields: e.invalidFields } : {}),
     invite_id: e.audit?.inviteId ?? null,
     upstream_status: e.audit?.upstreamStatus ?? null,
     upstream_latency_ms: e.audit?.upstreamLatencyMs ?? null,

@@ -23,6 +23,11 @@ export abstract class ToolError extends Error {
   abstract readonly code: string;
 }
 
+/** The tool's arguments do not match its input schema; nothing was sent upstream. */
+export class InvalidInputError extends ToolError {
+  readonly code = 'invalid_input';
+}
+
 /** The caller's token names no configured tenant. */
 export class TenantError extends ToolError {
   readonly code = 'tenant_not_configured';

@@ -1,9 +1,11 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { getParseErrorMessage } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
+import * as z from 'zod';
 import type { Caller } from '../auth/caller.js';
-import { PortkeyAnsweredError } from '../errors.js';
+import { InvalidInputError, PortkeyAnsweredError } from '../errors.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
 import { writeAuditLine } from '../audit.js';
 import type { Logger } from '../log.js';
@@ -11,11 +13,20 @@ import type { PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Tenant } from '../tenants/tenant-table.js';
 import { INVITE_USER, inviteUser, inviteUserDefinition, type InviteAudit } from '../tools/invite-user.js';
-import type { InviteUserArgs } from '../tools/invite-user-schema.js';
+import { inviteUserInput } from '../tools/invite-user-schema.js';
 import { outcomeOf, toolErrorResult } from '../tools/tool-result.js';
 import { createToolsListing, seedToolsListing } from './tools-listing.js';
 
 export const SERVER_INFO = { name: 'portkey-invite-mcp', version: '0.1.0' };
+
+/**
+ * What the tool is registered with. McpServer validates arguments against the registered schema
+ * and answers a failure itself, before any code of ours runs, so such a call would leave no audit
+ * line. It is given "any object" instead, and runInviteUser applies invite_user's own schema,
+ * where a refusal can be audited. Clients still see the strict schema: tools/list is answered
+ * from listTools(), built from inviteUserDefinition.
+ */
+const registeredDefinition = { ...inviteUserDefinition, inputSchema: z.looseObject({}) };
 
 export interface McpHandlerDeps {
   resolveTenant: TenantResolver;
@@ -48,7 +59,7 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
 
   return async ({ request, parsedBody, caller, requestId, clientAddress }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
-    server.registerTool(INVITE_USER, inviteUserDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress }, deps));
+    server.registerTool(INVITE_USER, registeredDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress }, deps));
     // tools/list from listings built once (at start-up, then once per tenant policy), never by
     // converting the zod schemas to JSON Schema per call; narrowed to what this caller's tenant may grant.
     server.server.setRequestHandler(ListToolsRequestSchema, () => listTools(caller));
@@ -64,8 +75,24 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   };
 }
 
-async function runInviteUser(args: InviteUserArgs, caller: Caller, { requestId, clientAddress }: { requestId: string; clientAddress?: string }, deps: McpHandlerDeps) {
+async function runInviteUser(input: Record<string, unknown>, caller: Caller, { requestId, clientAddress }: { requestId: string; clientAddress?: string }, deps: McpHandlerDeps) {
   const started = Date.now();
+  const parsed = inviteUserInput.safeParse(input);
+  if (!parsed.success) {
+    writeAuditLine(deps.logger, {
+      requestId,
+      caller,
+      clientAddress,
+      args: input,
+      tenant: caller.tenantId,
+      outcome: 'invalid_input',
+      invalidFields: invalidFields(parsed.error),
+      durationMs: Date.now() - started,
+    });
+    // The text McpServer itself would have sent: each issue with the path of its field.
+    return toolErrorResult(new InvalidInputError(`Input validation error: Invalid arguments for tool ${INVITE_USER}: ${getParseErrorMessage(parsed.error)}`), requestId);
+  }
+  const args = parsed.data;
   const audit: InviteAudit = {};
   let outcome = 'invited';
   try {
@@ -92,4 +119,13 @@ async function runInviteUser(args: InviteUserArgs, caller: Caller, { requestId, 
       durationMs: Date.now() - started,
     });
   }
+}
+
+/** The paths of the fields that failed (unknown fields by name), bounded: they come from the caller. */
+function invalidFields(error: z.ZodError): string[] {
+  const paths = error.issues.flatMap((issue) => {
+    const at = issue.path.map(String).join('.');
+    return issue.code === 'unrecognized_keys' ? issue.keys.map((k) => (at ? `${at}.${k}` : k)) : [at || '(arguments)'];
+  });
+  return [...new Set(paths)].slice(0, 20).map((p) => p.slice(0, 100));
 }

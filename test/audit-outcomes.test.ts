@@ -1,0 +1,80 @@
+/**
+ * Issue 10 item 5: the README lists exactly the audit outcomes the code can emit. One list in code
+ * (src/audit-outcomes.ts) is checked against README.md, and every ToolError the code defines is
+ * checked to land in it. To add an outcome: the list, README.md, and (for a ToolError) FACTORIES.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { AUDIT_OUTCOMES, listedOutcome } from '../src/audit-outcomes.js';
+import * as errors from '../src/errors.js';
+import { ToolError } from '../src/errors.js';
+
+/** The outcomes README.md's Audit section lists: the head of each bullet after "`outcome` is one of". */
+function readmeOutcomes(): string[] {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Audit\n'), readme.indexOf('\n## ', readme.indexOf('\n## Audit\n') + 1));
+  const list = section.slice(section.indexOf('`outcome` is one of'));
+  return list
+    .split('\n')
+    .filter((line) => line.startsWith('- `'))
+    .flatMap((line) => {
+      const head = line.slice(0, line.indexOf(': ')).replace(/\([^)]*\)/g, '');
+      return [...head.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    });
+}
+
+/** One way to build each ToolError the code defines; a class missing here fails the test. */
+const FACTORIES: Record<string, () => ToolError[]> = {
+  InvalidInputError: () => [new errors.InvalidInputError('x')],
+  TenantError: () => [new errors.TenantError('x')],
+  PolicyError: () => [new errors.PolicyError(['x'])],
+  ScopeError: () => [new errors.ScopeError('x')],
+  ServerConfigurationError: () => [new errors.ServerConfigurationError('x')],
+  PortkeyRefusedError: () => [new errors.PortkeyRefusedError(409, 'AB07', 'x'), new errors.PortkeyRefusedError(502, undefined, 'x')],
+  PortkeyBadResponseError: () => [new errors.PortkeyBadResponseError(200, 'x')],
+  PortkeyUnreachableError: () => [new errors.PortkeyUnreachableError('x')],
+  AmbiguousOutcomeError: () => [new errors.AmbiguousOutcomeError('timeout', 'x'), new errors.AmbiguousOutcomeError('connection_lost', 'x')],
+  RateLimitedError: () => [new errors.RateLimitedError('x')],
+  RateLimiterUnavailableError: () => [new errors.RateLimiterUnavailableError('x')],
+  TenantLookupError: () => [new errors.TenantLookupError('x')],
+};
+/** Bases that are never thrown themselves. */
+const ABSTRACT = new Set(['PortkeyAnsweredError']);
+/** Outcomes that are not a ToolError's code: success, and anything unexpected. */
+const NOT_TOOL_ERRORS = ['invited', 'internal_error'];
+
+const toolErrorClasses = Object.entries(errors).filter(
+  ([name, value]) => typeof value === 'function' && value.prototype instanceof ToolError && !ABSTRACT.has(name),
+);
+
+describe('audit outcomes', () => {
+  it("README.md's list is exactly the list in src/audit-outcomes.ts", () => {
+    const readme = readmeOutcomes();
+    expect(readme).toEqual([...new Set(readme)]);
+    expect([...readme].sort()).toEqual([...AUDIT_OUTCOMES].sort());
+  });
+
+  it('every ToolError class has a factory here (so a new one cannot slip past this test)', () => {
+    expect(toolErrorClasses.map(([name]) => name).sort()).toEqual(Object.keys(FACTORIES).sort());
+  });
+
+  it('every ToolError code is a listed outcome, and every listed outcome is produced by something', () => {
+    const produced = new Set<string>(NOT_TOOL_ERRORS);
+    for (const [name, make] of Object.entries(FACTORIES)) {
+      for (const err of make()) {
+        expect(err, name).toBeInstanceOf(ToolError);
+        const listed = listedOutcome(err.code);
+        expect(listed, `${name} emits ${err.code}, which README/AUDIT_OUTCOMES do not list`).toBeDefined();
+        produced.add(listed!);
+      }
+    }
+    expect([...produced].sort()).toEqual([...AUDIT_OUTCOMES].sort());
+  });
+
+  it('concrete Portkey codes map to their placeholders, and nothing else does', () => {
+    expect(listedOutcome('portkey_AB07')).toBe('portkey_<errorCode>');
+    expect(listedOutcome('portkey_http_503')).toBe('portkey_http_<status>');
+    expect(listedOutcome('portkey_bad_response')).toBe('portkey_bad_response');
+    expect(listedOutcome('made_up')).toBeUndefined();
+  });
+});
