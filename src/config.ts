@@ -70,8 +70,10 @@ export interface Config {
   allowedOrigins: string[];
   /** Extra Host names accepted besides PUBLIC_URL's (ALLOWED_HOSTS). */
   allowedHosts: string[];
-  /** True when HOST is a loopback address: DNS-rebinding protection checks Host too. */
+  /** True when this server listens on a loopback address (HOST, on Node): loopback names and pages are its own. */
   loopback: boolean;
+  /** Whether the Host header is checked (DNS-rebinding protection): on loopback, with ALLOWED_HOSTS, and always on a platform. */
+  checkHost: boolean;
   maxBodyBytes: number;
   /** LOG_LEVEL: the least severe level written (audit lines are always written). */
   logLevel: LogLevel;
@@ -181,6 +183,12 @@ export interface LoadOptions {
   localSecret?: Uint8Array;
   /** Problems the entry already found reading its sources, reported with the rest. */
   problems?: string[];
+  /**
+   * Who accepts connections. 'socket' (Node, the default): this process listens on HOST.
+   * 'platform' (Workers): the platform does, on the Worker's routes; HOST means nothing, loopback
+   * rules never apply, and the Host header must name PUBLIC_URL's host or an ALLOWED_HOSTS entry.
+   */
+  listener?: 'socket' | 'platform';
 }
 
 /** Each variable parsed on its own, so one bad value does not hide the next. */
@@ -294,6 +302,9 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
 
   if (problems.length) throw new ConfigError(problems);
 
+  const loopback = options.listener !== 'platform' && LOOPBACK_HOST.test(e.HOST);
+  const allowedHosts = list(e.ALLOWED_HOSTS);
+
   return {
     port: e.PORT,
     host: e.HOST,
@@ -317,8 +328,9 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     portkeyTimeoutMs: e.PORTKEY_TIMEOUT_MS,
     rateLimits: { tenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE, callerPerMinute: e.RATE_LIMIT_CALLER_PER_MINUTE },
     allowedOrigins,
-    allowedHosts: list(e.ALLOWED_HOSTS),
-    loopback: LOOPBACK_HOST.test(e.HOST),
+    allowedHosts,
+    loopback,
+    checkHost: loopback || allowedHosts.length > 0 || options.listener === 'platform',
     maxBodyBytes: MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
     trustProxyHops: e.TRUST_PROXY,

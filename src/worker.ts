@@ -28,7 +28,7 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
   const kv = isKv(env.TENANTS_KV) ? env.TENANTS_KV : undefined;
   try {
-    const config = loadConfig(vars, { externalTenants: kv !== undefined });
+    const config = loadConfig(vars, { externalTenants: kv !== undefined, listener: 'platform' });
     if (config.localMode) {
       throw new ConfigError(
         'No AUTH_JWT_SECRET, AUTH_PUBLIC_KEY or AUTH_JWKS_URL is set. Local mode exists only on Node; on Workers set one ' +

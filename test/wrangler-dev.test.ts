@@ -24,6 +24,9 @@ beforeAll(async () => {
   const vars = {
     AUTH_JWT_SECRET: SECRETS.jwtSecret,
     PUBLIC_URL: 'http://mcp.test',
+    // A Worker checks Host against PUBLIC_URL and ALLOWED_HOSTS (never loopback rules); this test
+    // reaches wrangler dev at 127.0.0.1.
+    ALLOWED_HOSTS: '127.0.0.1',
     PORTKEY_API_KEY: SECRETS.portkeyKey,
     PORTKEY_BASE_URL: portkey.url,
   };

@@ -22,8 +22,9 @@ export interface RequestSourcePolicy {
  * Which browser origins and Host headers may reach /mcp (MCP transports §"Security Warning":
  * validate Origin to prevent DNS rebinding). Allowed origins: ALLOWED_ORIGINS, the server's own
  * PUBLIC_URL origin, and, on a loopback-bound server, loopback origins. The Host header is checked
- * when the server listens on loopback (where a rebinding attack lands) or ALLOWED_HOSTS is set: it
- * must name PUBLIC_URL's host, an ALLOWED_HOSTS entry, or (on loopback) a loopback name.
+ * when the server listens on loopback (where a rebinding attack lands), when ALLOWED_HOSTS is set,
+ * and always on Workers (config.checkHost): it must name PUBLIC_URL's host, an ALLOWED_HOSTS
+ * entry, or (on loopback) a loopback name. A Worker is never loopback, whatever HOST says.
  */
 export function requestSourcePolicy(config: Config): RequestSourcePolicy {
   const origins = new Set(config.allowedOrigins.map((o) => o.toLowerCase()));
@@ -31,7 +32,6 @@ export function requestSourcePolicy(config: Config): RequestSourcePolicy {
   const publicUrl = new URL(config.publicUrl);
   const publicOrigin = publicUrl.origin.toLowerCase();
   const hosts = new Set([publicUrl.hostname.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase())]);
-  const checkHost = config.loopback || config.allowedHosts.length > 0;
   return {
     originAllowed(origin) {
       const o = origin.toLowerCase();
@@ -40,7 +40,7 @@ export function requestSourcePolicy(config: Config): RequestSourcePolicy {
       return config.loopback && name !== undefined && LOOPBACK_NAMES.has(name);
     },
     hostAllowed(host) {
-      if (!checkHost) return true;
+      if (!config.checkHost) return true;
       const name = hostnameOf(host);
       if (name === undefined) return false;
       return hosts.has(name) || (config.loopback && LOOPBACK_NAMES.has(name));

@@ -126,3 +126,48 @@ describe('workerd: other routes', () => {
     expect(res.status).toBe(599);
   });
 });
+
+/**
+ * Issue 10 item 6: a Worker is not loopback-bound, whatever HOST says (the Worker never sets it):
+ * a localhost page gets no CORS access and a localhost Host is not this server's. PUBLIC_URL is
+ * http://mcp.test in these bindings.
+ */
+describe('workerd: loopback rules never apply', () => {
+  const listTools = async (url: string, headers: Record<string, string>) =>
+    workerFetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${await mintToken()}`,
+        ...headers,
+      },
+      body: JSON.stringify(rpc('tools/list')),
+    });
+
+  it.each(['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:5173'])('a page at %s gets 403 and no CORS access', async (origin) => {
+    const res = await listTools(`${PUBLIC_URL}/mcp`, { origin });
+    expect(res.status).toBe(403);
+    expect(res.text).toMatch(/Origin .* is not allowed/);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await workerFetch(`${PUBLIC_URL}/mcp`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it.each(['http://localhost/mcp', 'http://localhost:8787/mcp', 'http://127.0.0.1/mcp', 'http://[::1]/mcp'])('a request for %s is not this server\'s: 403', async (url) => {
+    const res = await listTools(url, {});
+    expect(res.status).toBe(403);
+    expect(res.text).toMatch(/Host .* is not this server's/);
+  });
+
+  it('a Host header naming localhost is refused too', async () => {
+    const res = await listTools(`${PUBLIC_URL}/mcp`, { host: 'localhost' });
+    expect(res.status).toBe(403);
+  });
+
+  it("PUBLIC_URL's own host and origin are still served", async () => {
+    const res = await listTools(`${PUBLIC_URL}/mcp`, { origin: PUBLIC_URL });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(PUBLIC_URL);
+  });
+});
