@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { createTokenVerifier } from './auth/verifier.js';
 import type { Caller } from './auth/caller.js';
-import { hasAuthorizationServer, protectedResourceMetadata } from './auth/challenge.js';
+import { hasAuthorizationServer, protectedResourceMetadata, publicPath } from './auth/challenge.js';
 import { bearerError } from './http/bearer-error.js';
 import { allScopes, type Config } from './config.js';
 import { createMemoryRateLimiter, type InviteRateLimiters } from './limits/rate-limiter.js';
@@ -95,9 +95,24 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     return report.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not_ready', missing: report.missing }, 503);
   });
 
-  // RFC 9728 §3: protected resource metadata, at the path-suffixed and the root well-known URL.
+  // With PUBLIC_URL=https://ex.com/invite, a proxy may strip the prefix (requests arrive at /mcp)
+  // or keep it (/invite/mcp): both are served, as the same resource.
+  const prefix = publicPath(config);
+  const mcpPaths = [...new Set(['/mcp', `${prefix}/mcp`])];
+  // RFC 9728 §3.1: protected resource metadata at the well-known URL with the resource path
+  // appended (/.well-known/oauth-protected-resource/invite/mcp), plus the root well-known URL and,
+  // for clients that append the well-known path to PUBLIC_URL, the same under the prefix.
+  const metadataPaths = [
+    ...new Set([
+      `/.well-known/oauth-protected-resource${prefix}/mcp`,
+      '/.well-known/oauth-protected-resource/mcp',
+      '/.well-known/oauth-protected-resource',
+      `${prefix}/.well-known/oauth-protected-resource/mcp`,
+      `${prefix}/.well-known/oauth-protected-resource`,
+    ]),
+  ];
   const prm = cors({ origin: '*', allowMethods: ['GET'] });
-  for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
+  for (const path of metadataPaths) {
     app.use(path, prm);
     app.get(path, (c) =>
       hasAuthorizationServer(config)
@@ -109,63 +124,63 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
 
   // MCP transports §"Security Warning": validate Origin (and Host) to prevent DNS rebinding.
   const sources = requestSourcePolicy(config);
-  app.use('/mcp', guardRequestSource(sources));
-  app.use(
-    '/mcp',
-    onlyWithOrigin(
-      cors({
-        origin: (origin) => (sources.originAllowed(origin) ? origin : null),
-        allowMethods: ['POST', 'GET', 'DELETE', 'OPTIONS'],
-        allowHeaders: CORS_ALLOW_HEADERS,
-        exposeHeaders: CORS_EXPOSE_HEADERS,
-        maxAge: 600,
-      }),
-    ),
+  const corsForMcp = onlyWithOrigin(
+    cors({
+      origin: (origin) => (sources.originAllowed(origin) ? origin : null),
+      allowMethods: ['POST', 'GET', 'DELETE', 'OPTIONS'],
+      allowHeaders: CORS_ALLOW_HEADERS,
+      exposeHeaders: CORS_EXPOSE_HEADERS,
+      maxAge: 600,
+    }),
   );
 
   const tooLarge = (c: Context) =>
     jsonRpcError(c, 413, -32600, `Request body too large: the limit is ${config.maxBodyBytes} bytes.`, { closeConnection: true });
 
-  app.post(
-    '/mcp',
-    authenticate({ config, verify, logger }),
-    bodyLimitByLength(config.maxBodyBytes, tooLarge, bodyLimit({ maxSize: config.maxBodyBytes, onError: tooLarge })),
-    async (c) => {
-      const caller = c.get('caller')!;
-      const message = await readMcpMessage(c);
-      if (message instanceof Response) return message;
-      const address = clientAddress(deps.socketAddress?.(c), c.req.header('x-forwarded-for'), config.trustProxyHops);
-      const stepUp = await stepUpForAdminInvite({
-        config,
-        caller,
-        message: message.body,
-        resolveTenant,
-        logger,
-        requestId: c.get('requestId'),
-        tenantId: c.get('tenant'),
-        clientAddress: address,
-      });
-      if (stepUp) {
-        const { scopes, description } = stepUp;
-        return bearerError(c, config, 403, { error: 'insufficient_scope', scopes, description }, { error: 'insufficient_scope', error_description: description });
-      }
-      return handleMcp({
-        request: message.request,
-        parsedBody: message.body,
-        caller,
-        requestId: c.get('requestId'),
-        clientAddress: address,
-      });
-    },
-  );
+  for (const path of mcpPaths) {
+    app.use(path, guardRequestSource(sources));
+    app.use(path, corsForMcp);
+    app.post(
+      path,
+      authenticate({ config, verify, logger }),
+      bodyLimitByLength(config.maxBodyBytes, tooLarge, bodyLimit({ maxSize: config.maxBodyBytes, onError: tooLarge })),
+      async (c) => {
+        const caller = c.get('caller')!;
+        const message = await readMcpMessage(c);
+        if (message instanceof Response) return message;
+        const address = clientAddress(deps.socketAddress?.(c), c.req.header('x-forwarded-for'), config.trustProxyHops);
+        const stepUp = await stepUpForAdminInvite({
+          config,
+          caller,
+          message: message.body,
+          resolveTenant,
+          logger,
+          requestId: c.get('requestId'),
+          tenantId: c.get('tenant'),
+          clientAddress: address,
+        });
+        if (stepUp) {
+          const { scopes, description } = stepUp;
+          return bearerError(c, config, 403, { error: 'insufficient_scope', scopes, description }, { error: 'insufficient_scope', error_description: description });
+        }
+        return handleMcp({
+          request: message.request,
+          parsedBody: message.body,
+          caller,
+          requestId: c.get('requestId'),
+          clientAddress: address,
+        });
+      },
+    );
 
-  // Stateless server: no SSE stream to GET and no session to DELETE (MCP transports §2.2, §2.5).
-  app.all('/mcp', (c) => {
-    c.header('Allow', 'POST');
-    return jsonRpcError(c, 405, -32000, `Method ${c.req.method} is not allowed on /mcp: this stateless server only accepts POST.`);
-  });
+    // Stateless server: no SSE stream to GET and no session to DELETE (MCP transports §2.2, §2.5).
+    app.all(path, (c) => {
+      c.header('Allow', 'POST');
+      return jsonRpcError(c, 405, -32000, `Method ${c.req.method} is not allowed on ${path}: this stateless server only accepts POST.`);
+    });
+  }
 
-  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}. The MCP endpoint is POST /mcp.` }, 404));
+  app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}. The MCP endpoint is POST ${prefix}/mcp.` }, 404));
   app.onError((err, c) => {
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
     if (c.req.raw.signal.aborted) {

@@ -1,8 +1,17 @@
 import type { Config } from '../config.js';
 
-/** RFC 9728 §3.1: metadata lives at the well-known path with the resource path appended. */
+/** PUBLIC_URL's path ('' at the root, else e.g. '/invite'): where this deployment lives on its host. */
+export function publicPath(config: Config): string {
+  return new URL(config.publicUrl).pathname.replace(/\/+$/, '');
+}
+
+/**
+ * RFC 9728 §3.1: the well-known string is inserted between the host and the resource's path, so
+ * for the resource https://ex.com/invite/mcp the metadata is at
+ * https://ex.com/.well-known/oauth-protected-resource/invite/mcp.
+ */
 export function resourceMetadataUrl(config: Config): string {
-  return `${config.publicUrl}/.well-known/oauth-protected-resource/mcp`;
+  return `${new URL(config.publicUrl).origin}/.well-known/oauth-protected-resource${publicPath(config)}/mcp`;
 }
 
 /** Protected resource metadata is only useful when a client can find an authorization server. */
