@@ -29,6 +29,7 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 export function listedOutcome(code: string): AuditOutcome | undefined {
   if ((AUDIT_OUTCOMES as readonly string[]).includes(code)) return code as AuditOutcome;
   if (/^portkey_http_\d{3}$/.test(code)) return 'portkey_http_<status>';
-  if (/^portkey_[A-Za-z0-9]+$/.test(code)) return 'portkey_<errorCode>';
+  // Portkey's errorCode as the client accepts it (src/portkey/error-body.ts).
+  if (/^portkey_[A-Za-z0-9_.-]{1,40}$/.test(code)) return 'portkey_<errorCode>';
   return undefined;
 }

@@ -23,6 +23,8 @@ function readmeOutcomes(): string[] {
     });
 }
 
+const answer = (status: number) => ({ status, latencyMs: 1 });
+
 /** One way to build each ToolError the code defines; a class missing here fails the test. */
 const FACTORIES: Record<string, () => ToolError[]> = {
   InvalidInputError: () => [new errors.InvalidInputError('x')],
@@ -30,8 +32,8 @@ const FACTORIES: Record<string, () => ToolError[]> = {
   PolicyError: () => [new errors.PolicyError(['x'])],
   ScopeError: () => [new errors.ScopeError('x')],
   ServerConfigurationError: () => [new errors.ServerConfigurationError('x')],
-  PortkeyRefusedError: () => [new errors.PortkeyRefusedError(409, 'AB07', 'x'), new errors.PortkeyRefusedError(502, undefined, 'x')],
-  PortkeyBadResponseError: () => [new errors.PortkeyBadResponseError(200, 'x')],
+  PortkeyRefusedError: () => [new errors.PortkeyRefusedError(answer(409), 'AB07', 'x'), new errors.PortkeyRefusedError(answer(502), undefined, 'x')],
+  PortkeyBadResponseError: () => [new errors.PortkeyBadResponseError(answer(200), 'x')],
   PortkeyUnreachableError: () => [new errors.PortkeyUnreachableError('x')],
   AmbiguousOutcomeError: () => [new errors.AmbiguousOutcomeError('timeout', 'x'), new errors.AmbiguousOutcomeError('connection_lost', 'x')],
   RateLimitedError: () => [new errors.RateLimitedError('x')],

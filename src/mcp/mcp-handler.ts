@@ -79,18 +79,19 @@ async function runInviteUser(input: Record<string, unknown>, caller: Caller, { r
   const started = Date.now();
   const parsed = inviteUserInput.safeParse(input);
   if (!parsed.success) {
+    // The text McpServer itself would have sent: each issue with the path of its field.
+    const err = new InvalidInputError(`Input validation error: Invalid arguments for tool ${INVITE_USER}: ${getParseErrorMessage(parsed.error)}`);
     writeAuditLine(deps.logger, {
       requestId,
       caller,
       clientAddress,
       args: input,
       tenant: caller.tenantId,
-      outcome: 'invalid_input',
+      outcome: err.code,
       invalidFields: invalidFields(parsed.error),
       durationMs: Date.now() - started,
     });
-    // The text McpServer itself would have sent: each issue with the path of its field.
-    return toolErrorResult(new InvalidInputError(`Input validation error: Invalid arguments for tool ${INVITE_USER}: ${getParseErrorMessage(parsed.error)}`), requestId);
+    return toolErrorResult(err, requestId);
   }
   const args = parsed.data;
   const audit: InviteAudit = {};
