@@ -119,7 +119,7 @@ describe('workerd: tools/list follows the KV entry', () => {
   const listTool = async (bearer: string) => (await postMcp(rpc('tools/list'), bearer)).json.result.tools[0];
 
   it("a KV tenant's listing is narrowed to its entry, and a changed entry gives a new listing once the KV TTL has passed", async () => {
-    const put = (allow: unknown) => (env.TENANTS_KV as KvLike).put('wayne', JSON.stringify({ apiKey: { env: 'ACME_PORTKEY_KEY' }, allow }));
+    const put = (allow: unknown) => (env.TENANTS_KV as KvLike).put('wayne', JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME' }, allow }));
     await put({ orgRoles: ['member'], workspaces: ['ws-gotham-*'] });
     const bearer = await mintToken({ sub: 'kv-lister', claims: { org_id: 'wayne' } });
 
