@@ -6,6 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { PORTKEY_BASE_URL, PUBLIC_URL, SECRETS } from './support/bindings.js';
 import { installFakePortkey, type FakePortkey } from './support/fake-portkey.js';
 import { inviteCall, mintToken, postMcp, resultText, rpc, workerFetch } from './support/mcp.js';
+import { observed } from './support/observed.js';
 
 let portkey: FakePortkey;
 beforeEach(() => {
@@ -169,5 +170,34 @@ describe('workerd: loopback rules never apply', () => {
     const res = await listTools(`${PUBLIC_URL}/mcp`, { origin: PUBLIC_URL });
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe(PUBLIC_URL);
+  });
+});
+
+const logEvents = (name: string): Record<string, unknown>[] =>
+  observed.logLines.flatMap((line) => {
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      return parsed.event === name ? [parsed] : [];
+    } catch {
+      return [];
+    }
+  });
+
+describe('workerd: what the operator reads in the logs', () => {
+  it('a misspelt setting is warned about once per isolate, naming the closest known name', async () => {
+    for (let i = 0; i < 3; i++) expect((await postMcp(rpc('tools/list'), await mintToken())).status).toBe(200);
+    const warnings = logEvents('config.warning').filter((w) => String(w.message).includes('LOG_LEVL'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.level).toBe('warn');
+    expect(warnings[0]!.message).toContain('LOG_LEVEL');
+  });
+
+  it("the audit line names the OAuth client and the caller's address from CF-Connecting-IP", async () => {
+    const args = { email: 'audit-cf@example.com', role: 'member', workspaces: [{ id: 'ws-eng', role: 'member' }] };
+    const res = await postMcp(inviteCall(args), await mintToken({ claims: { azp: 'claude-connector' } }), { 'cf-connecting-ip': '203.0.113.9' });
+    expect(res.json.result.isError).toBeFalsy();
+    const audit = logEvents('audit.invite_user').filter((a) => a.invitee === 'audit-cf@example.com');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ outcome: 'invited', client_id: 'claude-connector', client_address: '203.0.113.9' });
   });
 });

@@ -22,6 +22,8 @@ export const WORKER_BINDINGS: Record<string, string> = {
   PORTKEY_API_KEY: SECRETS.portkeyKey,
   PORTKEY_BASE_URL,
   PORTKEY_TIMEOUT_MS: '2000',
+  // A misspelt setting (LOG_LEVEL): the Worker must warn about it once per isolate (worker.test.ts).
+  LOG_LEVL: 'debug',
 };
 
 /** Tenants from TENANTS_KV (no PORTKEY_API_KEY); keys named by {"env"} are Worker secrets. */
