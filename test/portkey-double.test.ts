@@ -65,7 +65,17 @@ describe('Portkey double: normal behaviour', () => {
     expect(req!.headers['content-type']).toBe('application/json');
     expect(req!.body).toEqual(validBody);
     expect(req!.rawBody).toBe(JSON.stringify(validBody));
-    expect(double.invites).toEqual([{ id: json.id, email: validBody.email, body: validBody }]);
+    expect(double.invites).toEqual([
+      {
+        id: json.id,
+        email: validBody.email,
+        body: validBody,
+        role: 'member',
+        workspaces: [{ workspace_id: 'ws-slug', role: 'admin' }],
+        createdAt: expect.any(Date),
+        status: 'pending',
+      },
+    ]);
   });
 
   it('answers 401 AB05 for a missing or unknown key', async () => {
@@ -135,9 +145,25 @@ describe('Portkey double: normal behaviour', () => {
     expect(list.object).toBe('list');
     expect(list.total).toBe(1);
     expect(list.data[0]).toMatchObject({ object: 'invite', email: 'ada@example.com', role: 'member', status: 'pending' });
+    expect(list.data[0]!.created_at).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    expect(list.data[0]!.workspaces).toEqual([{ workspace_id: 'ws-slug', role: 'admin' }]);
     const accepted = (await (await fetch(`${double.url}/admin/users/invites?status=accepted`, { headers })).json()) as { total: number };
     expect(accepted.total).toBe(0);
     expect((await fetch(`${double.url}/admin/users/invites`)).status).toBe(401);
+  });
+
+  it('seeded invites are listed with their own status and creation time, and only a pending one refuses a new invite', async () => {
+    const headers = { 'x-portkey-api-key': ADMIN_KEY };
+    const old = double.seedInvite({ email: 'ada@example.com', status: 'accepted', createdAt: new Date('2026-01-02T03:04:05Z') });
+    const list = async (query: string) =>
+      ((await (await fetch(`${double.url}/admin/users/invites?${query}`, { headers })).json()) as { data: Array<Record<string, unknown>> }).data;
+    expect(await list('email=ada%40example.com&status=pending')).toEqual([]);
+    expect(await list('email=ada%40example.com&status=accepted')).toEqual([
+      expect.objectContaining({ id: old.id, status: 'accepted', created_at: '2026-01-02 03:04:05' }),
+    ]);
+    expect((await invite(validBody)).status).toBe(200);
+    expect(await list('email=ada%40example.com&status=pending')).toHaveLength(1);
+    expect((await invite(validBody)).status).toBe(409);
   });
 
   it('answers 404 AB08 for other routes', async () => {
@@ -273,6 +299,58 @@ describe('Portkey double: faults', () => {
     const text = await res.text();
     expect(text.length).toBe(3 * 1024 * 1024 + 7);
     expect(JSON.parse(text)).toMatchObject({ id: 'inv-padded' });
+  });
+
+  it('hang: holds the request past the client, creates nothing, then drops the connection', async () => {
+    double.failNext({ kind: 'hang', ms: 150 });
+    await expect(invite(validBody, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    await new Promise((r) => setTimeout(r, 250));
+    expect(double.invites).toHaveLength(0);
+    double.failNext({ kind: 'hang', ms: 20 });
+    const err = await invite(validBody).then(() => undefined, (e: unknown) => e);
+    expect(errorCode(err)).toBe('UND_ERR_SOCKET');
+    expect(double.invites).toHaveLength(0);
+  });
+
+  it('create-then: creates the invite, then answers late, drops, or garbles the answer', async () => {
+    double.failNext({ kind: 'create-then', then: { kind: 'delay', ms: 300 } });
+    await expect(invite(validBody, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(double.invites).toHaveLength(1); // created before the client gave up
+
+    double.failNext({ kind: 'create-then', then: { kind: 'drop' } });
+    const err = await invite({ ...validBody, email: 'bob@example.com' }).then(() => undefined, (e: unknown) => e);
+    expect(errorCode(err)).toBe('UND_ERR_SOCKET');
+    expect(double.invites.map((i) => i.email)).toEqual(['ada@example.com', 'bob@example.com']);
+
+    double.failNext({ kind: 'create-then', then: { kind: 'truncated-json' } });
+    const garbled = await invite({ ...validBody, email: 'cy@example.com' });
+    expect(garbled.status).toBe(200);
+    expect(await garbled.text()).toBe('{"id": "abc');
+    expect(double.invites).toHaveLength(3);
+
+    // A refused POST creates nothing, whatever fault follows.
+    double.failNext({ kind: 'create-then', then: { kind: 'drop' } });
+    await invite(validBody).catch(() => undefined);
+    expect(double.invites).toHaveLength(3);
+
+    double.failNext({ kind: 'create-then', then: { kind: 'delay', ms: 10 } });
+    const late = await invite({ ...validBody, email: 'dee@example.com' });
+    expect(late.status).toBe(200);
+    expect(((await late.json()) as { id: string }).id).toBe(double.invites[3]!.id);
+  });
+
+  it('failNextList: faults for the next GET list requests only, in order', async () => {
+    const headers = { 'x-portkey-api-key': ADMIN_KEY };
+    double.failNextList({ kind: 'status', status: 500 }, { kind: 'non-json' });
+    expect((await invite(validBody)).status).toBe(200);
+    const first = await fetch(`${double.url}/admin/users/invites?email=ada%40example.com`, { headers });
+    expect(first.status).toBe(500);
+    await first.text();
+    const second = await fetch(`${double.url}/admin/users/invites?email=ada%40example.com`, { headers });
+    expect(await second.text()).toMatch(/^<html>/);
+    const third = (await (await fetch(`${double.url}/admin/users/invites?email=ada%40example.com`, { headers })).json()) as { total: number };
+    expect(third.total).toBe(1);
+    expect(() => double.failNextList({ kind: 'create-then', then: { kind: 'drop' } } as never)).toThrow(/POST invite requests only/);
   });
 
   it('faults are consumed only by POST invite requests, in order', async () => {

@@ -7,13 +7,17 @@
  *   (400 AB01 naming the field), refuses a repeated email (409 AB07), else answers 200
  *   `{"id": <uuid>, "invite_link": "https://app.portkey.ai/invite/<id>"}`.
  * - `GET {basePath}/admin/users/invites` (query `email`, `status`, `role`, `pageSize`, `currentPage`):
- *   lists the invites created so far.
+ *   lists the invites it holds (created, or seeded with `seedInvite`), filtered by every query
+ *   parameter given, in the shape of examples.json (`created_at` as "YYYY-MM-DD HH:MM:SS", UTC).
  * - anything else: 404 AB08.
  *
- * Every request is recorded (before any check or fault), and faults queued with `failNext` make the
- * next POST invite requests misbehave, one fault per request. Besides the contract's faults, it can
- * answer what a hostile or broken upstream would: a compression bomb (`encoded`) and an endless
- * identity body (`huge-body`).
+ * Every request is recorded (before any check or fault). Faults queued with `failNext` make the
+ * next POST invite requests misbehave, one fault per request; `failNextList` does the same for the
+ * next GET list requests. Besides the contract's faults, it can answer what a hostile or broken
+ * upstream would: a compression bomb (`encoded`) and an endless identity body (`huge-body`); and
+ * what makes an outcome unknown: `create-then` creates the invite and then answers with another
+ * fault (a delay past the client's timeout, a dropped connection, a garbled 200), `hang` holds
+ * the request without creating anything and then drops it.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -48,7 +52,15 @@ export type Fault =
    */
   | { kind: 'encoded'; encoding: 'gzip' | 'br' | 'deflate' | (string & {}); status?: number; decodedBytes?: number; body?: unknown; chunked?: boolean }
   /** An identity answer of `bytes` (a valid invite JSON padded with spaces), streamed chunked, without Content-Length. */
-  | { kind: 'huge-body'; bytes: number; status?: number };
+  | { kind: 'huge-body'; bytes: number; status?: number }
+  /** Holds the request `ms` (past the client's timeout, typically), creating nothing, then drops the connection. */
+  | { kind: 'hang'; ms: number }
+  /**
+   * Creates the invite (as a normal POST would: validated, refused with 409 if the email has
+   * one), then answers with `then`: a `delay` sends the real 200 only after `ms`; any other fault
+   * replaces the answer (`drop`, `truncated-json`, …). POST only.
+   */
+  | { kind: 'create-then'; then: Exclude<Fault, { kind: 'create-then' }> };
 
 export interface PortkeyDoubleOptions {
   adminKeys: string[];
@@ -57,12 +69,29 @@ export interface PortkeyDoubleOptions {
   basePath?: string;
 }
 
+export interface DoubleInvite {
+  id: string;
+  email: string;
+  /** The CreateInvite body that made it; undefined for a seeded invite. */
+  body: unknown;
+  role: string;
+  workspaces: Array<{ workspace_id: string; role: string }>;
+  createdAt: Date;
+  status: (typeof INVITE_STATUSES)[number];
+}
+
 export interface PortkeyDouble {
   /** Base URL including basePath, no trailing slash, e.g. 'http://127.0.0.1:PORT/v1'. */
   url: string;
   requests: RecordedRequest[];
-  invites: Array<{ id: string; email: string; body: unknown }>;
+  /** Every invite the double holds, created by a POST or seeded, in order. */
+  invites: DoubleInvite[];
+  /** Faults for the next POST invite requests, one each, in order. */
   failNext(...faults: Fault[]): void;
+  /** Faults for the next GET list requests, one each, in order (`create-then` is POST only). */
+  failNextList(...faults: Exclude<Fault, { kind: 'create-then' }>[]): void;
+  /** Adds an invite as if made earlier (default: pending, member, no workspaces, created now). */
+  seedInvite(invite: { email: string } & Partial<Omit<DoubleInvite, 'email' | 'body'>>): DoubleInvite;
   setLatency(ms: number): void;
   reset(): void;
   close(): Promise<void>;
@@ -239,15 +268,8 @@ const SETTLE_MS = 10;
 
 const FAULT_KINDS = new Set<Fault['kind']>([
   'status', 'delay', 'drop', 'reset-mid-body', 'non-json', 'truncated-json', 'success-body', 'rate-limit', 'encoded', 'huge-body',
+  'hang', 'create-then',
 ]);
-
-interface StoredInvite {
-  id: string;
-  email: string;
-  role: string;
-  workspaces: Array<{ workspace_id: string; role: string }>;
-  createdAt: Date;
-}
 
 interface Pending {
   timer: NodeJS.Timeout;
@@ -373,6 +395,11 @@ function streamOut(res: ServerResponse, chunks: Iterable<Buffer>): void {
   pump();
 }
 
+function checkFault(fault: Fault): void {
+  if (!fault || !FAULT_KINDS.has(fault.kind)) throw new TypeError(`Unknown fault: ${JSON.stringify(fault)}`);
+  if (fault.kind === 'create-then') checkFault(fault.then);
+}
+
 export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<PortkeyDouble> {
   const adminKeys = new Set(opts.adminKeys);
   const workspaceKeys = new Set(opts.workspaceKeys ?? []);
@@ -381,10 +408,9 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
   const invitedBy = randomUUID();
 
   const requests: RecordedRequest[] = [];
-  const invites: Array<{ id: string; email: string; body: unknown }> = [];
-  const stored: StoredInvite[] = [];
-  const invitedEmails = new Set<string>();
+  const invites: DoubleInvite[] = [];
   const faults: Fault[] = [];
+  const listFaults: Fault[] = [];
   const pending = new Set<Pending>();
   const sockets = new Set<Socket>();
   let latencyMs = 0;
@@ -474,47 +500,47 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
         res.writeHead(fault.status ?? 200, { 'content-type': 'application/json' });
         streamOut(res, paddedInvite(fault.bytes));
         return;
+      case 'hang':
+        void wait(fault.ms, res).then((timedOut) => timedOut && res.socket?.destroy());
+        return;
       case 'delay':
-        // handled by the caller (it answers normally after the delay)
+      case 'create-then':
+        // handled by the caller (it answers normally after the delay; it creates, then faults)
         return;
     }
   }
 
-  function createInvite(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): void {
-    if (!checkKey(req, res)) return;
-    if (!isJsonContentType(req.headers['content-type'])) {
-      sendJson(res, 400, portkeyError('Content-Type must be application/json', 'AB01'));
-      return;
-    }
+  /** Portkey refuses a second invite for an email that has a pending one (409 AB07). */
+  function hasPendingInvite(email: string): boolean {
+    return invites.some((inv) => inv.status === 'pending' && inv.email.toLowerCase() === email.toLowerCase());
+  }
+
+  /** A POST invite's answer: the created invite's 200, or the refusal. The invite is stored at once. */
+  function createInvite(req: IncomingMessage, record: RecordedRequest): { status: number; body: unknown } {
+    const key = req.headers['x-portkey-api-key'];
+    if (typeof key !== 'string' || !adminKeys.has(key)) return workspaceKeys.has(key as string) ? { status: 403, body: FORBIDDEN } : { status: 401, body: UNAUTHORISED };
+    if (!isJsonContentType(req.headers['content-type'])) return { status: 400, body: portkeyError('Content-Type must be application/json', 'AB01') };
     let parsed: unknown;
     try {
       parsed = JSON.parse(record.rawBody);
     } catch {
-      sendJson(res, 400, portkeyError('Request body must be valid JSON', 'AB01'));
-      return;
+      return { status: 400, body: portkeyError('Request body must be valid JSON', 'AB01') };
     }
     const problem = validateCreateInvite(parsed);
-    if (problem) {
-      sendJson(res, 400, portkeyError(problem, 'AB01'));
-      return;
-    }
+    if (problem) return { status: 400, body: portkeyError(problem, 'AB01') };
     const body = parsed as { email: string; role: string; workspaces: Array<{ id: string; role: string }> };
-    const emailKey = body.email.toLowerCase();
-    if (invitedEmails.has(emailKey)) {
-      sendJson(res, 409, ALREADY_INVITED);
-      return;
-    }
+    if (hasPendingInvite(body.email)) return { status: 409, body: ALREADY_INVITED };
     const id = randomUUID();
-    invitedEmails.add(emailKey);
-    invites.push({ id, email: body.email, body: parsed });
-    stored.push({
+    invites.push({
       id,
       email: body.email,
+      body: parsed,
       role: body.role,
       workspaces: body.workspaces.map((w) => ({ workspace_id: w.id, role: w.role })),
       createdAt: new Date(),
+      status: 'pending',
     });
-    sendJson(res, 200, { id, invite_link: `https://app.portkey.ai/invite/${id}` });
+    return { status: 200, body: { id, invite_link: `https://app.portkey.ai/invite/${id}` } };
   }
 
   function listInvites(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
@@ -540,10 +566,10 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       }
       paging[name] = Number(raw);
     }
-    const matching = stored.filter(
+    const matching = invites.filter(
       (inv) =>
         (email === null || inv.email.toLowerCase() === email.toLowerCase()) &&
-        (status === null || status === 'pending') && // every invite the double created is pending
+        (status === null || inv.status === status) &&
         (role === null || inv.role === role),
     );
     const pageSize = paging.pageSize;
@@ -560,7 +586,7 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
         created_at: portkeyDate(inv.createdAt),
         expires_at: portkeyDate(new Date(inv.createdAt.getTime() + 7 * 24 * 3600 * 1000)),
         accepted_at: null,
-        status: 'pending',
+        status: inv.status,
         invited_by: invitedBy,
         workspaces: inv.workspaces.map((w) => ({ ...w })),
       })),
@@ -581,7 +607,16 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
 
     const url = new URL(target, 'http://double.invalid');
     const isInvites = url.pathname === invitesPath;
-    const fault = isInvites && method === 'POST' ? faults.shift() : undefined;
+    const fault = isInvites && method === 'POST' ? faults.shift() : isInvites && method === 'GET' ? listFaults.shift() : undefined;
+
+    if (fault?.kind === 'create-then') {
+      if (!(await wait(latencyMs, res))) return;
+      const created = createInvite(req, record);
+      const then = fault.then;
+      if (then.kind !== 'delay') applyFault(then, res);
+      else if (await wait(then.ms, res)) sendJson(res, created.status, created.body);
+      return;
+    }
 
     if (!(await wait(latencyMs + (fault?.kind === 'delay' ? fault.ms : 0), res))) return;
 
@@ -589,8 +624,10 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       applyFault(fault, res);
       return;
     }
-    if (isInvites && method === 'POST') createInvite(req, res, record);
-    else if (isInvites && method === 'GET') listInvites(req, res, url.searchParams);
+    if (isInvites && method === 'POST') {
+      const answer = createInvite(req, record);
+      sendJson(res, answer.status, answer.body);
+    } else if (isInvites && method === 'GET') listInvites(req, res, url.searchParams);
     else sendJson(res, 404, NOT_FOUND);
   }
 
@@ -660,10 +697,28 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
     requests,
     invites,
     failNext(...more: Fault[]) {
-      for (const fault of more) {
-        if (!fault || !FAULT_KINDS.has(fault.kind)) throw new TypeError(`Unknown fault: ${JSON.stringify(fault)}`);
-      }
+      for (const fault of more) checkFault(fault);
       faults.push(...more);
+    },
+    failNextList(...more) {
+      for (const fault of more) {
+        checkFault(fault);
+        if ((fault.kind as string) === 'create-then') throw new TypeError('create-then is for POST invite requests only');
+      }
+      listFaults.push(...more);
+    },
+    seedInvite(seed) {
+      const invite: DoubleInvite = {
+        id: seed.id ?? randomUUID(),
+        email: seed.email,
+        body: undefined,
+        role: seed.role ?? 'member',
+        workspaces: seed.workspaces ?? [],
+        createdAt: seed.createdAt ?? new Date(),
+        status: seed.status ?? 'pending',
+      };
+      invites.push(invite);
+      return invite;
     },
     setLatency(ms: number) {
       latencyMs = Math.max(0, ms);
@@ -672,9 +727,8 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       cancelPending();
       requests.length = 0;
       invites.length = 0;
-      stored.length = 0;
-      invitedEmails.clear();
       faults.length = 0;
+      listFaults.length = 0;
       latencyMs = 0;
     },
     close() {
