@@ -50,6 +50,10 @@ export function writeAuditLine(logger: Logger, e: AuditEntry): void {
     invite_id: e.audit?.inviteId ?? null,
     upstream_status: e.audit?.upstreamStatus ?? null,
     upstream_latency_ms: e.audit?.upstreamLatencyMs ?? null,
+    // The one lookup after a lost answer or a 409 (src/tools/reconcile-invite.ts); null when none ran.
+    reconcile: e.audit?.reconcile ?? null,
+    reconcile_status: e.audit?.reconcileStatus ?? null,
+    reconcile_latency_ms: e.audit?.reconcileLatencyMs ?? null,
     duration_ms: e.durationMs ?? null,
   });
 }

@@ -71,7 +71,11 @@ export abstract class PortkeyAnsweredError extends ToolError {
 /** Portkey answered with an error status. */
 export class PortkeyRefusedError extends PortkeyAnsweredError {
   readonly code: string;
-  constructor(answer: UpstreamAnswer, errorCode: string | undefined, message: string) {
+  /**
+   * @param happened what Portkey said, without the advice that `message` adds (a lookup that
+   * learns more rewrites the advice).
+   */
+  constructor(answer: UpstreamAnswer, errorCode: string | undefined, message: string, readonly happened = message) {
     super(answer, message);
     this.code = errorCode ? `portkey_${errorCode}` : `portkey_http_${answer.status}`;
   }
@@ -80,6 +84,13 @@ export class PortkeyRefusedError extends PortkeyAnsweredError {
 /** Portkey answered 2xx with something that is not the documented shape. */
 export class PortkeyBadResponseError extends PortkeyAnsweredError {
   readonly code = 'portkey_bad_response';
+  /**
+   * @param happened what was wrong with the answer, without advice (a reconciling lookup reuses it).
+   * @param advice what to do about it.
+   */
+  constructor(answer: UpstreamAnswer, readonly happened: string, advice: string) {
+    super(answer, advice ? `${happened} ${advice}` : happened);
+  }
 }
 
 /** Portkey could not be reached; the request was never delivered. */
@@ -92,9 +103,28 @@ export class PortkeyUnreachableError extends ToolError {
  * connection dropped). The invite may or may not exist, so the caller must check, not retry.
  */
 export class AmbiguousOutcomeError extends ToolError {
-  constructor(readonly code: 'timeout' | 'connection_lost', message: string) {
+  /**
+   * @param happened what went wrong, without advice (a reconciling lookup reuses it).
+   * @param advice what to do about it.
+   */
+  constructor(readonly code: 'timeout' | 'connection_lost', readonly happened: string, advice: string) {
+    super(`${happened} ${advice}`);
+  }
+}
+
+/**
+ * The invite POST's outcome was unknown and a lookup right after found no invite that could be
+ * this call's. Still not "nothing was created": Portkey may not have finished the request.
+ */
+export class InviteNotFoundError extends ToolError {
+  constructor(readonly code: `not_found_after_${'timeout' | 'connection_lost' | 'bad_response'}`, message: string) {
     super(message);
   }
+}
+
+/** Portkey answered 409 (AB07): the email already has an invite or a membership; nothing new was created. */
+export class AlreadyInvitedError extends PortkeyAnsweredError {
+  readonly code = 'already_invited';
 }
 
 /** Too many invite_user calls for a tenant or caller; nothing was sent upstream. */

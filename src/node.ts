@@ -14,11 +14,23 @@ import { allScopes, ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { isLocalMode, LOCAL_SECRET_FILE, readOrCreateLocalSecret, withDotEnv } from './node/env.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './node/lingering-close.js';
+import { callBudgetMs } from './portkey/call-budget.js';
 import { createUndiciTransport } from './portkey/undici-transport.js';
 import { createLifecycle, type ShutdownOptions } from './node/lifecycle.js';
 
 /** In-flight calls get the Portkey timeout plus this, so an invite that reached Portkey is always answered. */
 const SHUTDOWN_GRACE_BEYOND_PORTKEY_MS = 5_000;
+/** Time left, after a call's whole Portkey budget, to answer the caller and write the audit line. */
+const SHUTDOWN_GRACE_BEYOND_BUDGET_MS = 2_000;
+
+/**
+ * PORTKEY_TIMEOUT_MS + 5 s, which also covers the one lookup after a lost answer (at most
+ * min(3 s, PORTKEY_TIMEOUT_MS), src/portkey/call-budget.ts) with 2 s to spare; the max keeps that
+ * true if the lookup's share ever grows.
+ */
+function shutdownDeadlineMs(config: Config): number {
+  return Math.max(config.portkeyTimeoutMs + SHUTDOWN_GRACE_BEYOND_PORTKEY_MS, callBudgetMs(config.portkeyTimeoutMs) + SHUTDOWN_GRACE_BEYOND_BUDGET_MS);
+}
 
 export interface RunningServer {
   url: string;
@@ -108,14 +120,14 @@ export async function startNodeServer(
     url: `http://${hostForUrl}:${port}`,
     port,
     server,
-    close: async (deadlineMs = config.portkeyTimeoutMs + SHUTDOWN_GRACE_BEYOND_PORTKEY_MS) => {
+    close: async (deadlineMs = shutdownDeadlineMs(config)) => {
       await lifecycle.shutdown({ drainMs: 0, deadlineMs });
       await closeTransport();
     },
     shutdown: async (options = {}) => {
       const outcome = await lifecycle.shutdown({
         drainMs: options.drainMs ?? config.shutdownDrainMs,
-        deadlineMs: options.deadlineMs ?? config.portkeyTimeoutMs + SHUTDOWN_GRACE_BEYOND_PORTKEY_MS,
+        deadlineMs: options.deadlineMs ?? shutdownDeadlineMs(config),
         onStopAccepting: options.onStopAccepting,
       });
       await closeTransport();
@@ -155,7 +167,7 @@ async function main(): Promise<void> {
       process.exit(128 + (constants.signals[signal] ?? 1));
     }
     stopping = true;
-    const deadlineMs = config.portkeyTimeoutMs + SHUTDOWN_GRACE_BEYOND_PORTKEY_MS;
+    const deadlineMs = shutdownDeadlineMs(config);
     logger.info('server.stopping', { signal, drain_ms: config.shutdownDrainMs, deadline_ms: deadlineMs });
     void running
       .shutdown({ drainMs: config.shutdownDrainMs, deadlineMs, onStopAccepting: () => logger.info('server.not_accepting', {}) })

@@ -97,7 +97,9 @@ async function runInviteUser(input: Record<string, unknown>, caller: Caller, { r
   const audit: InviteAudit = {};
   let outcome = 'invited';
   try {
-    return await inviteUser(args, { ...deps, caller, audit });
+    const result = await inviteUser(args, { ...deps, caller, audit });
+    if (audit.reconcile === 'matched') outcome = 'invited_confirmed';
+    return result;
   } catch (err) {
     outcome = outcomeOf(err);
     if (outcome === 'internal_error') {

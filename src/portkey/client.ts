@@ -1,10 +1,12 @@
 import {
   AmbiguousOutcomeError,
   PortkeyBadResponseError,
+  PortkeyRefusedError,
   PortkeyUnreachableError,
 } from '../errors.js';
 import { readPortkeyError } from './error-body.js';
 import { createFetchTransport } from './fetch-transport.js';
+import { readInviteList, type ListedInvite } from './invite-list.js';
 import { inviteRefusal } from './invite-refusal.js';
 import { quotableToken, redactKey } from './redact.js';
 import { TransportError, type HttpAnswer, type HttpTransport } from './transport.js';
@@ -54,6 +56,8 @@ export interface PortkeyRequest {
   ifUnknown: string;
   /** Said when the request never left, e.g. "no invite was created". */
   ifNotSent: string;
+  /** This exchange's deadline (ms); the client's `timeoutMs` when absent. */
+  timeoutMs?: number;
 }
 
 /** Any answer Portkey gave, whatever its status, read within the size bound. */
@@ -72,6 +76,13 @@ export interface PortkeyClient {
    */
   exchange(target: PortkeyTarget, request: PortkeyRequest): Promise<PortkeyAnswer>;
   createInvite(target: PortkeyTarget, body: CreateInvite): Promise<PortkeyCallResult<InviteCreated>>;
+  /**
+   * `GET /admin/users/invites?email=…&status=…`: one read, with its own deadline. Throws a
+   * ToolError when there is no answer, a non-2xx one, or one that is not the documented list.
+   */
+  listInvites(target: PortkeyTarget, query: { email: string; status: 'pending' }, timeoutMs: number): Promise<PortkeyCallResult<ListedInvite[]>>;
+  /** The deadline of one invite POST (PORTKEY_TIMEOUT_MS). */
+  readonly timeoutMs: number;
 }
 
 export interface PortkeyClientOptions {
@@ -85,9 +96,9 @@ export const MAX_RESPONSE_BYTES = 256 * 1024;
 
 export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClient {
   const transport = options.transport ?? createFetchTransport();
-  const { timeoutMs } = options;
 
   async function exchange(target: PortkeyTarget, request: PortkeyRequest): Promise<PortkeyAnswer> {
+    const timeoutMs = request.timeoutMs ?? options.timeoutMs;
     const url = `${target.baseUrl.replace(/\/+$/, '')}${request.path}`;
     const headers: Record<string, string> = { 'x-portkey-api-key': target.apiKey, accept: 'application/json' };
     if (request.body !== undefined) headers['content-type'] = 'application/json';
@@ -110,14 +121,16 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
     if (body.kind === 'too_large') {
       throw new PortkeyBadResponseError(
         { status, latencyMs },
-        `Portkey answered HTTP ${status} with a body over ${MAX_RESPONSE_BYTES} bytes, which is not the documented answer; it was not read. ${request.ifUnknown}`,
+        `Portkey answered HTTP ${status} with a body over ${MAX_RESPONSE_BYTES} bytes, which is not the documented answer; it was not read.`,
+        request.ifUnknown,
       );
     }
     if (body.kind === 'encoded') {
       const encoding = quotableToken(body.encoding, target.apiKey);
       throw new PortkeyBadResponseError(
         { status, latencyMs },
-        `Portkey answered HTTP ${status} in a content-encoding that was not asked for (${encoding ? `content-encoding "${encoding}"` : 'an unnamed one'}; this server asks for identity), so it was not read. ${request.ifUnknown}`,
+        `Portkey answered HTTP ${status} in a content-encoding that was not asked for (${encoding ? `content-encoding "${encoding}"` : 'an unnamed one'}; this server asks for identity), so it was not read.`,
+        request.ifUnknown,
       );
     }
     return { status, headers: answerHeaders, text: body.text, latencyMs };
@@ -125,6 +138,7 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
 
   return {
     exchange,
+    timeoutMs: options.timeoutMs,
     async createInvite(target, body) {
       const checkHint = `List pending invites for ${body.email} (GET /admin/users/invites?email=...&status=pending, or Portkey's Members page) before trying again.`;
       const ifUnknown = `The invite may or may not have been created. ${checkHint}`;
@@ -141,10 +155,7 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new PortkeyBadResponseError(
-          answer,
-          `Portkey answered HTTP ${status} but the body is not JSON (${describeBody(answer, target.apiKey)}). ${ifUnknown}`,
-        );
+        throw new PortkeyBadResponseError(answer, `Portkey answered HTTP ${status} but the body is not JSON (${describeBody(answer, target.apiKey)}).`, ifUnknown);
       }
       const created = parsed as Partial<InviteCreated> | null;
       if (!created || typeof created.id !== 'string' || !created.id || typeof created.invite_link !== 'string' || !created.invite_link) {
@@ -154,12 +165,31 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
         });
         throw new PortkeyBadResponseError(
           answer,
-          `Portkey answered HTTP ${status} without the documented ${missing.join(' and ')} (expected {"id", "invite_link"}). ${ifUnknown}`,
+          `Portkey answered HTTP ${status} without the documented ${missing.join(' and ')} (expected {"id", "invite_link"}).`,
+          ifUnknown,
         );
       }
       // Both are shown to the caller and the id is audited: neither may carry the key onward.
       const value = { id: redactKey(created.id, target.apiKey), invite_link: redactKey(created.invite_link, target.apiKey) };
       return { value, status, latencyMs };
+    },
+    async listInvites(target, query, timeoutMs) {
+      const search = new URLSearchParams({ email: query.email, status: query.status });
+      const answer = await exchange(target, {
+        method: 'GET',
+        path: `/admin/users/invites?${search}`,
+        ifUnknown: 'The invites could not be listed.',
+        ifNotSent: 'nothing was read',
+        timeoutMs,
+      });
+      const { status, text } = answer;
+      if (status < 200 || status > 299) {
+        const error = readPortkeyError(text, target.apiKey);
+        throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to list invites (HTTP ${status}${error.errorCode ? `, ${error.errorCode}` : ''}).`);
+      }
+      const invites = readInviteList(text, target.apiKey);
+      if (!invites) throw new PortkeyBadResponseError(answer, `Portkey answered HTTP ${status} to the invite list with something other than {"data": [...]}.`, '');
+      return { value: invites, status, latencyMs: answer.latencyMs };
     },
   };
 }
@@ -169,7 +199,7 @@ function transportError(err: unknown, url: string, timeoutMs: number, request: P
   const failure = err instanceof TransportError ? err : new TransportError('connection_lost', undefined, { cause: err });
   switch (failure.failure) {
     case 'timeout':
-      return new AmbiguousOutcomeError('timeout', `Portkey (${host}) did not answer within ${timeoutMs} ms. ${request.ifUnknown}`);
+      return new AmbiguousOutcomeError('timeout', `Portkey (${host}) did not answer within ${timeoutMs} ms.`, request.ifUnknown);
     case 'not_sent':
       return new PortkeyUnreachableError(
         `Portkey is unreachable at ${host} (${failure.code}); the request was not delivered, so ${request.ifNotSent}. ` +
@@ -178,7 +208,8 @@ function transportError(err: unknown, url: string, timeoutMs: number, request: P
     case 'connection_lost':
       return new AmbiguousOutcomeError(
         'connection_lost',
-        `The connection to Portkey (${host}) was lost before its answer arrived${failure.code ? ` (${failure.code})` : ''}. ${request.ifUnknown}`,
+        `The connection to Portkey (${host}) was lost before its answer arrived${failure.code ? ` (${failure.code})` : ''}.`,
+        request.ifUnknown,
       );
   }
 }

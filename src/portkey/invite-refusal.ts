@@ -60,7 +60,7 @@ export function inviteRefusal(
           : 'Check the arguments and try again.';
     }
   }
-  return new PortkeyRefusedError(answer, error.errorCode, `${what} ${advice}`);
+  return new PortkeyRefusedError(answer, error.errorCode, `${what} ${advice}`, what);
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. Returns whole seconds, or undefined. */

@@ -83,7 +83,14 @@ export type InviteUserArgs = z.infer<typeof inviteUserInput>;
 
 export const inviteUserOutput = z.object({
   invite_id: z.string().describe("Portkey's id for the invite."),
-  invite_link: z.string().describe('The link the invitee uses to join.'),
+  invite_link: z
+    .string()
+    .optional()
+    .describe("The link the invitee uses to join. Absent only when Portkey's answer was lost and the invite was confirmed by looking it up."),
+  invite_status: z
+    .string()
+    .optional()
+    .describe('Present only when the invite was confirmed by looking it up: its status in Portkey (e.g. "pending").'),
   email: z.string(),
   role: z.enum(['admin', 'member']),
   workspaces: z.array(z.object({ id: z.string(), role: z.string() })),

@@ -3,10 +3,11 @@ import { PolicyError, ScopeError, ServerConfigurationError } from '../errors.js'
 import { enforceRateLimits } from '../limits/enforce.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
 import { policyViolations } from '../policy/policy.js';
-import type { CreateInvite, PortkeyClient } from '../portkey/client.js';
+import type { CreateInvite, InviteCreated, PortkeyCallResult, PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Tenant } from '../tenants/tenant-table.js';
 import { inviteUserInput, inviteUserOutput, type InviteUserArgs, type InviteUserOutput } from './invite-user-schema.js';
+import { confirmedMessage, reconcileInviteError, type ConfirmedInvite, type ReconcileAudit } from './reconcile-invite.js';
 
 export const INVITE_USER = 'invite_user';
 
@@ -16,7 +17,9 @@ export const inviteUserDefinition = {
   description:
     'Invite a person into the Portkey organisation by email, with an organisation role, optional workspace memberships ' +
     'and an optional workspace API key. Portkey emails them an invitation link, which is also returned. ' +
-    'Not idempotent: calling it twice for the same email fails the second time with "already invited". ' +
+    'Not idempotent: calling it twice for the same email fails the second time with "already invited", naming the existing invite. ' +
+    "If Portkey's answer is lost (timeout, dropped connection), the server looks the invite up once: when it finds it, the call " +
+    'succeeds without invite_link (Portkey emails the link) and with invite_status. ' +
     "What may be granted is limited by the server's policy for your organisation; a refusal names each rule broken.",
   inputSchema: inviteUserInput,
   outputSchema: inviteUserOutput,
@@ -41,7 +44,7 @@ export interface InviteUserDeps {
   audit: InviteAudit;
 }
 
-export interface InviteAudit {
+export interface InviteAudit extends ReconcileAudit {
   tenant?: string;
   upstreamStatus?: number;
   upstreamLatencyMs?: number;
@@ -69,6 +72,7 @@ export async function authorizeInvite(
 }
 
 export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
+  const startedAt = Date.now();
   const tenant = await authorizeInvite(args, deps.caller, deps.resolveTenant, deps.adminScope);
   deps.audit.tenant = tenant.id;
   if (!tenant.apiKey) {
@@ -78,10 +82,14 @@ export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
     );
   }
   await enforceRateLimits(deps.rateLimiters, tenant.id, deps.caller.subject);
-  const result = await deps.portkey.createInvite(
-    { baseUrl: tenant.baseUrl, apiKey: tenant.apiKey, label: deps.keyLabel(tenant) },
-    toCreateInvite(args),
-  );
+  const target = { baseUrl: tenant.baseUrl, apiKey: tenant.apiKey, label: deps.keyLabel(tenant) };
+  let result: PortkeyCallResult<InviteCreated>;
+  try {
+    result = await deps.portkey.createInvite(target, toCreateInvite(args));
+  } catch (err) {
+    // Never a second POST: a lost answer or a 409 is settled by one read, or not at all.
+    return confirmedResult(args, await reconcileInviteError(err, { portkey: deps.portkey, target, args, startedAt, audit: deps.audit }));
+  }
   deps.audit.upstreamStatus = result.status;
   deps.audit.upstreamLatencyMs = result.latencyMs;
   deps.audit.inviteId = result.value.id;
@@ -99,6 +107,23 @@ export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
     invite_id: output.invite_id,
     invite_link: output.invite_link,
   };
+  return {
+    content: [{ type: 'text' as const, text: JSON.stringify(text) }],
+    structuredContent: output,
+  };
+}
+
+/** Success for an invite whose POST answer was lost but which a lookup found: no link, its status instead. */
+function confirmedResult(args: InviteUserArgs, confirmed: ConfirmedInvite) {
+  const output: InviteUserOutput = {
+    invite_id: confirmed.invite.id,
+    invite_status: confirmed.invite.status,
+    email: args.email,
+    role: args.role,
+    workspaces: args.workspaces,
+    api_key_requested: args.workspace_api_key_details !== undefined,
+  };
+  const text = { message: confirmedMessage(confirmed, args), invite_id: output.invite_id, invite_status: output.invite_status };
   return {
     content: [{ type: 'text' as const, text: JSON.stringify(text) }],
     structuredContent: output,
