@@ -419,7 +419,7 @@ describe('audit lines', () => {
       invitee: 'again@example.com',
       org_role: 'member',
       workspaces: ['ws-eng-c:member'],
-      outcome: 'portkey_AB07',
+      outcome: 'already_invited',
       upstream_status: 409,
     });
     for (const line of lines) {
@@ -427,8 +427,9 @@ describe('audit lines', () => {
         expect(line, field).toHaveProperty(field);
       }
     }
-    // Only the invited and the Portkey-error calls reached Portkey.
-    expect(auditDouble.requests.map((r) => (r.body as { email: string }).email)).toEqual(['in@example.com', 'again@example.com']);
+    // Only the invited and the Portkey-error calls reached Portkey (the 409 with one lookup after it).
+    expect(auditDouble.requests.filter((r) => r.method === 'POST').map((r) => (r.body as { email: string }).email)).toEqual(['in@example.com', 'again@example.com']);
+    expect(auditDouble.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/v1/admin/users/invites?email=again%40example.com&status=pending']);
 
     for (const line of audited.logs) {
       expect(line).not.toContain(ACME_KEY);
