@@ -51,13 +51,41 @@ describe('workerd: MCP over POST /mcp', () => {
     expect(resultText(result)).toContain(created.invite_link);
   });
 
-  it('an upstream 409 AB07 becomes a tool error naming the status and code', async () => {
+  it('an upstream 409 AB07 becomes a tool error naming the status and code, after one lookup', async () => {
     portkey.replyOnce({ status: 409, body: { success: false, data: { message: 'User already invited', errorCode: 'AB07' } } });
     const res = await postMcp(inviteCall({ email: 'jane@example.com', role: 'member', workspaces: [] }), await mintToken());
     expect(res.status).toBe(200);
     expect(res.json.result.isError).toBe(true);
     expect(resultText(res.json.result)).toContain('HTTP 409, AB07');
-    expect(portkey.requests).toHaveLength(1);
+    expect(resultText(res.json.result)).toMatch(/No pending invite for jane@example\.com was found as of .*most likely already a member/);
+    expect(portkey.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
+  });
+});
+
+describe('workerd: a lost answer is settled by one lookup (the fetch transport)', () => {
+  it('the invite was created but the answer timed out: a success confirmed by lookup, audited invited_confirmed', async () => {
+    portkey.createThenHang();
+    const args = { email: 'lost@example.com', role: 'member', workspaces: [{ id: 'ws-eng', role: 'member' }] };
+    const res = await postMcp(inviteCall(args), await mintToken());
+    expect(res.status).toBe(200);
+    const result = res.json.result;
+    expect(result.isError, resultText(result)).toBeFalsy();
+    const created = portkey.invites[0]!;
+    expect(result.structuredContent).toEqual({ invite_id: created.id, invite_status: 'pending', ...args, api_key_requested: false });
+    expect(JSON.parse(resultText(result)).message).toMatch(
+      /^Invited lost@example\.com as member \(confirmed by lookup\)\. Portkey \(portkey\.test\) did not answer within 2000 ms\. .*found it: invite [0-9a-f-]{36}, status pending/,
+    );
+    // One POST, never repeated, then the one read.
+    expect(portkey.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      `POST ${PORTKEY_BASE_URL}/admin/users/invites`,
+      `GET ${PORTKEY_BASE_URL}/admin/users/invites?email=lost%40example.com&status=pending`,
+    ]);
+    expect(portkey.requests[1]!.headers['x-portkey-api-key']).toBe(SECRETS.portkeyKey);
+    const audit = observed.logLines
+      .filter((l) => l.includes('"audit.invite_user"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.invitee === 'lost@example.com');
+    expect(audit).toEqual([expect.objectContaining({ outcome: 'invited_confirmed', invite_id: created.id, reconcile: 'matched', reconcile_status: 200 })]);
   });
 });
 
@@ -68,7 +96,7 @@ describe('workerd: answers bounded by decoded size (the fetch transport)', () =>
     portkey.replyOnce({ status: 200, body: { id: 'x', invite_link: 'y' }, headers: { 'content-encoding': 'gzip' } });
     const res = await postMcp(inviteCall(args), await mintToken());
     expect(res.json.result.isError).toBe(true);
-    expect(resultText(res.json.result)).toMatch(/content-encoding "gzip".*The invite may or may not have been created/);
+    expect(resultText(res.json.result)).toMatch(/content-encoding "gzip".*This server then looked for the invite: no pending invite for jane@example\.com/);
     expect(portkey.requests[0]!.headers['accept-encoding']).toBe('identity');
   });
 
@@ -76,7 +104,7 @@ describe('workerd: answers bounded by decoded size (the fetch transport)', () =>
     portkey.replyOnce({ status: 200, body: `{"id":"x","invite_link":"y"${' '.repeat(1024 * 1024)}}` });
     const res = await postMcp(inviteCall(args), await mintToken());
     expect(res.json.result.isError).toBe(true);
-    expect(resultText(res.json.result)).toMatch(/body over 262144 bytes.*The invite may or may not have been created/);
+    expect(resultText(res.json.result)).toMatch(/body over 262144 bytes.*This server then looked for the invite: no pending invite for jane@example\.com/);
   });
 });
 
