@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AmbiguousOutcomeError, PortkeyBadResponseError, PortkeyRefusedError, PortkeyUnreachableError } from '../src/errors.js';
 import { createPortkeyClient, type PortkeyClient } from '../src/portkey/client.js';
 import { createFetchTransport } from '../src/portkey/fetch-transport.js';
+import { parseTimestamp } from '../src/portkey/invite-list.js';
 import { TransportError } from '../src/portkey/transport.js';
 import { TRANSPORTS, freePort, rememberSecret } from './support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
@@ -54,6 +55,36 @@ describe.each(TRANSPORTS)('Portkey client over %s', (name, makeTransport) => {
       'accept-encoding': 'identity',
     });
     expect(sent!.headers.authorization).toBeUndefined();
+  });
+
+  it('lists invites with its own deadline, the key only in its header, the email encoded, no body', async () => {
+    await client.createInvite(target(), body);
+    const listed = await client.listInvites(target(), { email: 'U+1@Example.com', status: 'pending' }, 1000);
+    expect(listed.value).toEqual([]); // the double filters by email: u@ is not u+1@
+    const all = await client.listInvites(target(), { email: body.email, status: 'pending' }, 1000);
+    expect(all.value).toEqual([
+      { id: portkey.invites[0]!.id, email: body.email, role: 'member', status: 'pending', createdAt: expect.any(Number), workspaces: [{ id: 'ws-1', role: 'member' }] },
+    ]);
+    // Portkey's created_at has whole seconds: within a second of when the double made it.
+    expect(Math.abs(all.value[0]!.createdAt! - portkey.invites[0]!.createdAt.getTime())).toBeLessThan(1000);
+    const gets = portkey.requests.filter((r) => r.method === 'GET');
+    expect(gets.map((r) => r.path)).toEqual([
+      '/v1/admin/users/invites?email=U%2B1%40Example.com&status=pending',
+      '/v1/admin/users/invites?email=u%40example.com&status=pending',
+    ]);
+    expect(gets[0]!.headers).toMatchObject({ 'x-portkey-api-key': KEY, 'accept-encoding': 'identity' });
+    expect(gets[0]!.rawBody).toBe('');
+
+    portkey.failNextList({ kind: 'hang', ms: 3000 });
+    const err = await failure(client.listInvites(target(), { email: body.email, status: 'pending' }, 200));
+    expect(err).toMatchObject({ code: 'timeout' });
+    expect((err as Error).message).toMatch(/did not answer within 200 ms/);
+  });
+
+  it('a list answer that is not {data: [...]} or not 2xx is an error carrying its status', async () => {
+    portkey.failNextList({ kind: 'success-body', body: [{ id: 'x' }] }, { kind: 'status', status: 403 });
+    expect(await failure(client.listInvites(target(), { email: body.email, status: 'pending' }, 1000))).toMatchObject({ upstreamStatus: 200 });
+    expect(await failure(client.listInvites(target(), { email: body.email, status: 'pending' }, 1000))).toMatchObject({ upstreamStatus: 403, code: 'portkey_AB03' });
   });
 
   it('never follows a redirect, and reports it as the answer it is', async () => {
@@ -164,5 +195,20 @@ describe('the fetch transport counts decoded bytes, whatever the headers say', (
     const enc = new TextEncoder();
     const answer = await exchange(streamed([enc.encode('{"id":"a1",'), enc.encode('"invite_link":"l"}')]));
     expect(answer.body).toEqual({ kind: 'text', text: '{"id":"a1","invite_link":"l"}' });
+  });
+});
+
+describe('reading invite timestamps', () => {
+  it.each([
+    ['2023-12-12 13:56:32', '2023-12-12T13:56:32.000Z'],
+    ['2023-12-12T13:56:32Z', '2023-12-12T13:56:32.000Z'],
+    ['2023-12-12T15:56:32+02:00', '2023-12-12T13:56:32.000Z'],
+    ['2023-12-12 13:56:32.5', '2023-12-12T13:56:32.500Z'],
+  ])('%s is %s', (text, iso) => {
+    expect(new Date(parseTimestamp(text)!).toISOString()).toBe(iso);
+  });
+
+  it.each(['', '2023-12-12', 'yesterday', '2023-13-45 99:99:99', '2023-12-12 13:56:32 PST', 42, null])('%s is unreadable', (text) => {
+    expect(parseTimestamp(text)).toBeUndefined();
   });
 });
