@@ -6,6 +6,7 @@
  */
 export const AUDIT_OUTCOMES = [
   'invited',
+  'invited_confirmed',
   'invalid_input',
   'tenant_not_configured',
   'tenant_lookup_failed',
@@ -14,12 +15,16 @@ export const AUDIT_OUTCOMES = [
   'not_configured',
   'rate_limited',
   'rate_limiter_unavailable',
+  'already_invited',
   'portkey_<errorCode>',
   'portkey_http_<status>',
   'portkey_bad_response',
   'portkey_unreachable',
   'timeout',
   'connection_lost',
+  'not_found_after_timeout',
+  'not_found_after_connection_lost',
+  'not_found_after_bad_response',
   'internal_error',
 ] as const;
 

@@ -33,17 +33,23 @@ const FACTORIES: Record<string, () => ToolError[]> = {
   ScopeError: () => [new errors.ScopeError('x')],
   ServerConfigurationError: () => [new errors.ServerConfigurationError('x')],
   PortkeyRefusedError: () => [new errors.PortkeyRefusedError(answer(409), 'AB07', 'x'), new errors.PortkeyRefusedError(answer(502), undefined, 'x')],
-  PortkeyBadResponseError: () => [new errors.PortkeyBadResponseError(answer(200), 'x')],
+  PortkeyBadResponseError: () => [new errors.PortkeyBadResponseError(answer(200), 'x', 'y')],
   PortkeyUnreachableError: () => [new errors.PortkeyUnreachableError('x')],
-  AmbiguousOutcomeError: () => [new errors.AmbiguousOutcomeError('timeout', 'x'), new errors.AmbiguousOutcomeError('connection_lost', 'x')],
+  AmbiguousOutcomeError: () => [new errors.AmbiguousOutcomeError('timeout', 'x', 'y'), new errors.AmbiguousOutcomeError('connection_lost', 'x', 'y')],
+  InviteNotFoundError: () => [
+    new errors.InviteNotFoundError('not_found_after_timeout', 'x'),
+    new errors.InviteNotFoundError('not_found_after_connection_lost', 'x'),
+    new errors.InviteNotFoundError('not_found_after_bad_response', 'x'),
+  ],
+  AlreadyInvitedError: () => [new errors.AlreadyInvitedError(answer(409), 'x')],
   RateLimitedError: () => [new errors.RateLimitedError('x')],
   RateLimiterUnavailableError: () => [new errors.RateLimiterUnavailableError('x')],
   TenantLookupError: () => [new errors.TenantLookupError('x')],
 };
 /** Bases that are never thrown themselves. */
 const ABSTRACT = new Set(['PortkeyAnsweredError']);
-/** Outcomes that are not a ToolError's code: success, and anything unexpected. */
-const NOT_TOOL_ERRORS = ['invited', 'internal_error'];
+/** Outcomes that are not a ToolError's code: success (also when confirmed by lookup), and anything unexpected. */
+const NOT_TOOL_ERRORS = ['invited', 'invited_confirmed', 'internal_error'];
 
 const toolErrorClasses = Object.entries(errors).filter(
   ([name, value]) => typeof value === 'function' && value.prototype instanceof ToolError && !ABSTRACT.has(name),

@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createTenantResolver } from '../src/tenants/resolve-tenant.js';
-import { RECONCILED_OUTCOMES } from '../src/tools/reconcile-invite.js';
 import { PUBLIC_URL, SECRETS, TRANSPORTS, connectClient, resultText, serverPool, token, type TestServer } from './support/harness.js';
 import { startPortkeyDouble, type Fault, type PortkeyDouble } from './support/portkey-double.js';
 
@@ -353,12 +352,11 @@ describe("the lookup is skipped when the call's budget is spent", () => {
   });
 });
 
+// The outcomes themselves are checked against README.md by test/audit-outcomes.test.ts.
 describe('README', () => {
-  it('lists every outcome the lookup adds, and the new audit fields', () => {
+  it('names the audit fields of the lookup', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const audit = readme.slice(readme.indexOf('## Audit'), readme.indexOf('## Connect Claude'));
-    for (const outcome of RECONCILED_OUTCOMES) expect(audit, outcome).toContain(`\`${outcome}\``);
     for (const field of ['reconcile', 'reconcile_status', 'reconcile_latency_ms']) expect(audit, field).toContain(`\`${field}\``);
-    expect(audit).not.toContain('portkey_AB07');
   });
 });

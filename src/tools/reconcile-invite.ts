@@ -23,17 +23,11 @@ export const CLOCK_SKEW_MS = 2 * 60_000;
 /** An existing invite this recent that matches the request is most likely the caller's own earlier attempt. */
 export const RECENT_MS = 15 * 60_000;
 
-/**
- * The audit outcomes this module adds: the README's outcome list names each (checked by
- * test/reconcile.test.ts). `already_invited` replaces `portkey_AB07` for every 409.
+/*
+ * Audit outcomes (src/audit-outcomes.ts): `invited_confirmed` (src/mcp/mcp-handler.ts, when the
+ * lookup matched), `not_found_after_*` (InviteNotFoundError), and `already_invited`
+ * (AlreadyInvitedError), which replaces `portkey_AB07` for every 409.
  */
-export const RECONCILED_OUTCOMES = [
-  'invited_confirmed',
-  'not_found_after_timeout',
-  'not_found_after_connection_lost',
-  'not_found_after_bad_response',
-  'already_invited',
-] as const;
 
 /** What the lookup did, for the audit line's `reconcile`. */
 export type ReconcileResult = 'matched' | 'no_match' | 'failed' | 'skipped';
