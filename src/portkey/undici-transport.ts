@@ -33,7 +33,7 @@ export function createUndiciTransport(options: UndiciTransportOptions): Required
 
   return {
     async exchange(request) {
-      const deadline = AbortSignal.timeout(request.timeoutMs);
+      const deadline = startDeadline(request.timeoutMs);
       const url = new URL(request.url);
       let answered = false;
       try {
@@ -43,7 +43,7 @@ export function createUndiciTransport(options: UndiciTransportOptions): Required
           method: request.method,
           headers: { ...request.headers, 'accept-encoding': 'identity' },
           body: request.body,
-          signal: deadline,
+          signal: deadline.signal,
           headersTimeout: request.timeoutMs,
           bodyTimeout: request.timeoutMs,
         });
@@ -67,11 +67,26 @@ export function createUndiciTransport(options: UndiciTransportOptions): Required
         }
         return answer({ kind: 'text', text: text.finish() });
       } catch (err) {
-        throw transportFailure(err, deadline, answered);
+        throw transportFailure(err, deadline.signal, answered);
+      } finally {
+        deadline.clear();
       }
     },
     close: () => agent.close(),
   };
+}
+
+/**
+ * What AbortSignal.timeout gives (an AbortSignal that aborts with a TimeoutError DOMException),
+ * but with a timer that is cleared once the exchange is over: AbortSignal.timeout's timer cannot
+ * be cleared, so under load every call would leave one pending for the whole timeout.
+ */
+function startDeadline(ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+  // As AbortSignal.timeout's: a pending deadline does not keep the process alive.
+  timer.unref();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 function headerReader(raw: Record<string, string | string[] | undefined>): HttpAnswer['headers'] {
