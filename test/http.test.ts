@@ -277,6 +277,21 @@ describe('Host header on a server bound to all interfaces', () => {
     expect((await app.request('https://mcp.example.com/mcp', { method: 'GET' })).status).toBe(405);
   });
 
+  it('gives every Host the same verdict however often it is asked, also past hundreds of distinct Host values', async () => {
+    const app = appFor({ ALLOWED_HOSTS: 'mcp-internal.example.com' });
+    const status = async (host: string) => (await app.request(`http://${host}/mcp`, { method: 'GET' })).status;
+    for (let i = 0; i < 600; i++) {
+      expect(await status(`evil-${i}.example.com`)).toBe(403);
+      if (i % 50 === 0) {
+        expect(await status('mcp-internal.example.com')).toBe(405);
+        expect(await status('evil-0.example.com')).toBe(403);
+      }
+    }
+    expect(await status('mcp.example.com')).toBe(405);
+    expect(await status('MCP.example.com:443')).toBe(405);
+    expect(await status('evil-599.example.com')).toBe(403);
+  });
+
   it('does not accept loopback origins when not bound to loopback', async () => {
     const res = await appFor({}).request('https://mcp.example.com/mcp', { method: 'GET', headers: { origin: 'http://localhost:5173' } });
     expect(res.status).toBe(403);

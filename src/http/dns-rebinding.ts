@@ -3,6 +3,8 @@ import type { Config } from '../config.js';
 import { jsonRpcError } from './json-rpc-error.js';
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+/** Distinct Host values whose verdict is remembered; past it the memory starts over. */
+const MAX_REMEMBERED_HOSTS = 256;
 
 /** The hostname of a Host header or an origin, lowercased, without the port. */
 function hostnameOf(value: string): string | undefined {
@@ -32,6 +34,14 @@ export function requestSourcePolicy(config: Config): RequestSourcePolicy {
   const publicUrl = new URL(config.publicUrl);
   const publicOrigin = publicUrl.origin.toLowerCase();
   const hosts = new Set([publicUrl.hostname.toLowerCase(), ...config.allowedHosts.map((h) => h.toLowerCase())]);
+  const hostAllowed = (host: string): boolean => {
+    const name = hostnameOf(host);
+    if (name === undefined) return false;
+    return hosts.has(name) || (config.loopback && LOOPBACK_NAMES.has(name));
+  };
+  // Every request carries one of a handful of Host values: the verdict is kept per value rather
+  // than parsing a URL per request. Bounded, since the value comes from the client.
+  const verdicts = new Map<string, boolean>();
   return {
     originAllowed(origin) {
       const o = origin.toLowerCase();
@@ -41,9 +51,13 @@ export function requestSourcePolicy(config: Config): RequestSourcePolicy {
     },
     hostAllowed(host) {
       if (!config.checkHost) return true;
-      const name = hostnameOf(host);
-      if (name === undefined) return false;
-      return hosts.has(name) || (config.loopback && LOOPBACK_NAMES.has(name));
+      let allowed = verdicts.get(host);
+      if (allowed === undefined) {
+        allowed = hostAllowed(host);
+        if (verdicts.size >= MAX_REMEMBERED_HOSTS) verdicts.clear();
+        verdicts.set(host, allowed);
+      }
+      return allowed;
     },
   };
 }
