@@ -34,12 +34,12 @@ export function createUndiciTransport(options: UndiciTransportOptions): Required
   return {
     async exchange(request) {
       const deadline = startDeadline(request.timeoutMs);
-      const url = new URL(request.url);
+      const url = targetOf(request.url);
       let answered = false;
       try {
         const response = await agent.request({
           origin: url.origin,
-          path: `${url.pathname}${url.search}`,
+          path: url.path,
           method: request.method,
           headers: { ...request.headers, 'accept-encoding': 'identity' },
           body: request.body,
@@ -74,6 +74,22 @@ export function createUndiciTransport(options: UndiciTransportOptions): Required
     },
     close: () => agent.close(),
   };
+}
+
+/** Distinct upstream URLs whose parts are remembered: a few per tenant, from configuration. */
+const MAX_REMEMBERED_URLS = 256;
+const targets = new Map<string, { origin: string; path: string }>();
+
+/** The origin and path undici's request() takes, parsed once per upstream URL rather than per call. */
+function targetOf(href: string): { origin: string; path: string } {
+  let target = targets.get(href);
+  if (target === undefined) {
+    const url = new URL(href);
+    target = { origin: url.origin, path: `${url.pathname}${url.search}` };
+    if (targets.size >= MAX_REMEMBERED_URLS) targets.clear();
+    targets.set(href, target);
+  }
+  return target;
 }
 
 /**
