@@ -106,10 +106,16 @@ export function unaskedEncoding(value: string | null | undefined): string | unde
   return codings.length ? value.trim() : undefined;
 }
 
-/** UTF-8 text of a body read in chunks, stopped past `max` bytes. */
+/** Decodes without `stream`, so it keeps no state between calls and one serves every call. */
+const UTF8 = new TextDecoder();
+
+/**
+ * UTF-8 text of a body read in chunks, stopped past `max` bytes. The chunks are decoded once, at
+ * the end (the same text as decoding them one by one): a TextDecoder per call costs more than
+ * the decoding of a typical answer.
+ */
 export class BoundedText {
-  private readonly decoder = new TextDecoder();
-  private text = '';
+  private readonly chunks: Uint8Array[] = [];
   private size = 0;
   constructor(private readonly max: number) {}
 
@@ -117,11 +123,18 @@ export class BoundedText {
   add(chunk: Uint8Array): boolean {
     this.size += chunk.byteLength;
     if (this.size > this.max) return false;
-    this.text += this.decoder.decode(chunk, { stream: true });
+    this.chunks.push(chunk);
     return true;
   }
 
   finish(): string {
-    return this.text + this.decoder.decode();
+    if (this.chunks.length === 1) return UTF8.decode(this.chunks[0]);
+    const whole = new Uint8Array(this.size);
+    let at = 0;
+    for (const chunk of this.chunks) {
+      whole.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return UTF8.decode(whole);
   }
 }
