@@ -80,12 +80,17 @@ export function createUndiciTransport(options: UndiciTransportOptions): Required
 const MAX_REMEMBERED_URLS = 256;
 const targets = new Map<string, { origin: string; path: string }>();
 
-/** The origin and path undici's request() takes, parsed once per upstream URL rather than per call. */
+/**
+ * The origin and path undici's request() takes, parsed once per upstream URL rather than per call.
+ * Only URLs without a query are remembered: a query carries call data (the invite lookup's email),
+ * which has no business staying in memory after the call.
+ */
 function targetOf(href: string): { origin: string; path: string } {
   let target = targets.get(href);
   if (target === undefined) {
     const url = new URL(href);
     target = { origin: url.origin, path: `${url.pathname}${url.search}` };
+    if (url.search) return target;
     if (targets.size >= MAX_REMEMBERED_URLS) targets.clear();
     targets.set(href, target);
   }
