@@ -50,7 +50,7 @@ export interface InviteServer {
 const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Mcp-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID'];
 const CORS_EXPOSE_HEADERS = ['WWW-Authenticate', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'X-Request-Id'];
 
-/** Probes arrive every few seconds from every balancer: an info line each would drown the log. */
+/** Probes arrive every few seconds from every balancer: an info line each would drown the log, so they log at debug. */
 const PROBE_PATHS = new Set(['/healthz', '/readyz']);
 
 /** Builds the whole server once; nothing in here reads the environment or touches a runtime API. */
@@ -74,7 +74,6 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    // Probes arrive every few seconds from every balancer: chatter at info, useful at debug.
     const log = PROBE_PATHS.has(c.req.path) ? logger.debug : logger.info;
     log('http.request', {
       request_id: c.get('requestId'),

@@ -14,22 +14,20 @@ import { allScopes, ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { isLocalMode, LOCAL_SECRET_FILE, readOrCreateLocalSecret, withDotEnv } from './node/env.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './node/lingering-close.js';
-import { callBudgetMs } from './portkey/call-budget.js';
+import { MAX_LOOKUP_MS } from './portkey/call-budget.js';
 import { createUndiciTransport } from './portkey/undici-transport.js';
 import { createLifecycle, type ShutdownOptions } from './node/lifecycle.js';
 
-/** In-flight calls get the Portkey timeout plus this, so an invite that reached Portkey is always answered. */
-const SHUTDOWN_GRACE_BEYOND_PORTKEY_MS = 5_000;
-/** Time left, after a call's whole Portkey budget, to answer the caller and write the audit line. */
-const SHUTDOWN_GRACE_BEYOND_BUDGET_MS = 2_000;
+/** Time left, after the longest a call can spend on Portkey, to answer the caller and write the audit line. */
+const SHUTDOWN_GRACE_MS = 2_000;
 
 /**
- * PORTKEY_TIMEOUT_MS + 5 s, which also covers the one lookup after a lost answer (at most
- * min(3 s, PORTKEY_TIMEOUT_MS), src/portkey/call-budget.ts) with 2 s to spare; the max keeps that
- * true if the lookup's share ever grows.
+ * How long calls in flight get once the server stops accepting: PORTKEY_TIMEOUT_MS for the POST,
+ * the lookup's cap (3 s) and the grace, i.e. PORTKEY_TIMEOUT_MS + 5 s, always more than a call's
+ * whole Portkey budget (src/portkey/call-budget.ts).
  */
 function shutdownDeadlineMs(config: Config): number {
-  return Math.max(config.portkeyTimeoutMs + SHUTDOWN_GRACE_BEYOND_PORTKEY_MS, callBudgetMs(config.portkeyTimeoutMs) + SHUTDOWN_GRACE_BEYOND_BUDGET_MS);
+  return config.portkeyTimeoutMs + MAX_LOOKUP_MS + SHUTDOWN_GRACE_MS;
 }
 
 export interface RunningServer {

@@ -5,9 +5,9 @@ import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import * as z from 'zod';
 import type { Caller } from '../auth/caller.js';
-import { InvalidInputError, PortkeyAnsweredError } from '../errors.js';
+import { InvalidInputError } from '../errors.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
-import { writeAuditLine } from '../audit.js';
+import { writeAuditLine, type AuditedArgs } from '../audit.js';
 import type { Logger } from '../log.js';
 import type { PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
@@ -77,37 +77,27 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
 
 async function runInviteUser(input: Record<string, unknown>, caller: Caller, { requestId, clientAddress }: { requestId: string; clientAddress?: string }, deps: McpHandlerDeps) {
   const started = Date.now();
-  const parsed = inviteUserInput.safeParse(input);
-  if (!parsed.success) {
-    // The text McpServer itself would have sent: each issue with the path of its field.
-    const err = new InvalidInputError(`Input validation error: Invalid arguments for tool ${INVITE_USER}: ${getParseErrorMessage(parsed.error)}`);
-    writeAuditLine(deps.logger, {
-      requestId,
-      caller,
-      clientAddress,
-      args: input,
-      tenant: caller.tenantId,
-      outcome: err.code,
-      invalidFields: invalidFields(parsed.error),
-      durationMs: Date.now() - started,
-    });
-    return toolErrorResult(err, requestId);
-  }
-  const args = parsed.data;
   const audit: InviteAudit = {};
+  // What the audit line shows: the validated arguments, or for invalid_input whatever arrived.
+  let args: AuditedArgs = input;
+  let invalid: string[] | undefined;
   let outcome = 'invited';
   try {
-    const result = await inviteUser(args, { ...deps, caller, audit });
+    const parsed = inviteUserInput.safeParse(input);
+    if (!parsed.success) {
+      invalid = invalidFields(parsed.error);
+      // The text McpServer itself would have sent: each issue with the path of its field.
+      throw new InvalidInputError(`Input validation error: Invalid arguments for tool ${INVITE_USER}: ${getParseErrorMessage(parsed.error)}`);
+    }
+    args = parsed.data;
+    // Upstream status and latency reach `audit` inside inviteUser, on success and on every Portkey error alike.
+    const result = await inviteUser(parsed.data, { ...deps, caller, audit });
     if (audit.reconcile === 'matched') outcome = 'invited_confirmed';
     return result;
   } catch (err) {
     outcome = outcomeOf(err);
     if (outcome === 'internal_error') {
       deps.logger.error('invite_user.unexpected_error', { request_id: requestId, error: err instanceof Error ? err.name : typeof err });
-    }
-    if (err instanceof PortkeyAnsweredError) {
-      audit.upstreamStatus = err.upstreamStatus;
-      audit.upstreamLatencyMs = err.upstreamLatencyMs;
     }
     return toolErrorResult(err, requestId);
   } finally {
@@ -119,6 +109,7 @@ async function runInviteUser(input: Record<string, unknown>, caller: Caller, { r
       tenant: audit.tenant ?? caller.tenantId,
       outcome,
       audit,
+      invalidFields: invalid,
       durationMs: Date.now() - started,
     });
   }

@@ -5,9 +5,12 @@
  * (tenant lookup, rate limiter) comes out of the lookup's share, never the POST's.
  */
 
-/** The lookup's deadline: short (3 s), and never longer than the POST's own. */
+/** The longest the lookup may take, whatever PORTKEY_TIMEOUT_MS is. */
+export const MAX_LOOKUP_MS = 3_000;
+
+/** The lookup's deadline: short, and never longer than the POST's own. */
 export function lookupTimeoutMs(postTimeoutMs: number): number {
-  return Math.min(3_000, postTimeoutMs);
+  return Math.min(MAX_LOOKUP_MS, postTimeoutMs);
 }
 
 /** The most one call spends on Portkey, POST and lookup together; a shutdown deadline must cover it. */

@@ -44,11 +44,9 @@ export interface InviteUserDeps {
   audit: InviteAudit;
 }
 
+/** Filled in as the call proceeds; the upstream fields come from ReconcileAudit, which the lookup shares. */
 export interface InviteAudit extends ReconcileAudit {
   tenant?: string;
-  upstreamStatus?: number;
-  upstreamLatencyMs?: number;
-  inviteId?: string;
 }
 
 /** Everything a call must pass before anything is sent upstream: tenant, policy, then the admin scope. */
