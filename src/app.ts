@@ -2,7 +2,6 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { createTokenVerifier } from './auth/verifier.js';
-import type { Caller } from './auth/caller.js';
 import { hasAuthorizationServer, protectedResourceMetadata, publicPath } from './auth/challenge.js';
 import { bearerError } from './http/bearer-error.js';
 import { allScopes, type Config } from './config.js';
@@ -13,7 +12,8 @@ import { guardRequestSource, requestSourcePolicy } from './http/dns-rebinding.js
 import { bodyLimitByLength, onlyWithOrigin } from './http/fast-paths.js';
 import { clientAddress } from './http/client-address.js';
 import { answerOAuthProbes } from './http/oauth-probes.js';
-import { requestId, type RequestIdVariables } from './http/request-id.js';
+import { requestId } from './http/request-id.js';
+import type { AppEnv } from './http/app-env.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
 import { readMcpMessage } from './http/read-mcp-message.js';
 import { stepUpForAdminInvite } from './http/step-up.js';
@@ -23,7 +23,6 @@ import type { HttpTransport } from './portkey/transport.js';
 import { createTenantResolver, keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
 import { createReadinessCheck } from './readiness.js';
 
-export type AppEnv = { Variables: RequestIdVariables & { caller?: Caller; tenant?: string } };
 
 export interface AppDeps {
   /** The HTTP transport for Portkey calls (undici on Node, fetch on Workers); fetch when absent. */

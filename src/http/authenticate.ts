@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../app.js';
+import type { AppEnv } from './app-env.js';
 import { bearerError } from './bearer-error.js';
 import { InvalidTokenError, KeySourceUnavailableError, type TokenVerifier } from '../auth/verifier.js';
 import type { Config } from '../config.js';
