@@ -5,7 +5,7 @@
  *   npm run bench:bundle [-- --update]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,14 @@ export interface BundleSize {
 
 export function buildWorkerBundle(): BundleSize {
   const outdir = mkdtempSync(join(tmpdir(), 'worker-bundle-'));
+  try {
+    return measureBundle(outdir);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function measureBundle(outdir: string): BundleSize {
   execFileSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], {
     cwd: repo,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },

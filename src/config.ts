@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import { plainHttpUrl } from './config/urls.js';
+import { keyHeaderProblem } from './config/header-safe.js';
+import { INSECURE_HTTP_HOSTS, LOOPBACK_HOST, plainHttpProblem } from './config/plain-http.js';
 import { parseTenantsJson, type TenantTable } from './tenants/tenant-table.js';
 import { unknownVariableWarnings } from './config/unknown-variables.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
@@ -18,7 +20,9 @@ export const DEFAULT_PORTKEY_BASE_URL = 'https://api.portkey.ai/v1';
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_REQUIRED_SCOPES = ['portkey.invite'];
 export const DEFAULT_ADMIN_SCOPE = 'portkey.invite.admin';
-export const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
+export { LOOPBACK_HOST };
+/** jose refetches a JWKS at most once per cooldown for an unknown kid: below a second, every forged `kid` would be a fetch. */
+export const MIN_JWKS_COOLDOWN_MS = 1_000;
 
 const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 const ASYMMETRIC_ALGORITHMS = [
@@ -64,6 +68,8 @@ export interface Config {
   portkeyBaseUrl: string;
   /** PORTKEY_ALLOWED_HOSTS as given (empty when unset); tenants/upstream-hosts.ts applies it. */
   portkeyAllowedHosts: string[];
+  /** INSECURE_HTTP_HOSTS: non-loopback hosts plain http may reach (config/plain-http.ts). */
+  insecureHttpHosts: string[];
   portkeyTimeoutMs: number;
   /** invite_user calls per minute; 0 turns a limit off. */
   rateLimits: { tenantPerMinute: number; callerPerMinute: number };
@@ -102,7 +108,7 @@ const envSchema = z.object({
   AUTH_JWT_SECRET: z.string().optional(),
   AUTH_PUBLIC_KEY: z.string().optional(),
   AUTH_JWKS_URL: httpUrl.optional(),
-  AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
+  AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(MIN_JWKS_COOLDOWN_MS).default(30_000),
   AUTH_ALGORITHMS: z.string().optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
@@ -114,6 +120,7 @@ const envSchema = z.object({
   PORTKEY_API_KEY: z.string().optional(),
   PORTKEY_BASE_URL: httpUrl.default(DEFAULT_PORTKEY_BASE_URL),
   PORTKEY_ALLOWED_HOSTS: z.string().optional(),
+  INSECURE_HTTP_HOSTS: z.string().optional(),
   PORTKEY_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).default(10_000),
   ALLOWED_ORIGINS: z.string().optional(),
   ALLOWED_HOSTS: z.string().optional(),
@@ -149,7 +156,7 @@ const HINTS: Record<string, string> = {
   PORT: 'a whole number from 0 to 65535',
   PUBLIC_URL: 'the public http(s) URL clients reach this server at, e.g. https://mcp.example.com',
   AUTH_JWKS_URL: "an http(s) URL of the issuer's JWKS, e.g. https://issuer.example.com/.well-known/jwks.json",
-  AUTH_JWKS_COOLDOWN_MS: 'a whole number of milliseconds (default 30000)',
+  AUTH_JWKS_COOLDOWN_MS: `a whole number of milliseconds, at least ${MIN_JWKS_COOLDOWN_MS} (default 30000)`,
   PORTKEY_BASE_URL: 'an http(s) URL such as https://api.portkey.ai/v1',
   PORTKEY_TIMEOUT_MS: 'a whole number of milliseconds from 1 to 120000 (default 10000)',
   RATE_LIMIT_TENANT_PER_MINUTE: 'a whole number of calls per minute, 0 for no limit (default 60)',
@@ -219,7 +226,18 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
   const warnings = unknownVariableWarnings(Object.keys(rawEnv), KNOWN_VARIABLES);
   const env = withoutEmpty(rawEnv);
   const { e, invalid } = parseEachVariable(env, problems);
-  checkUrls(e, problems);
+  let insecureHttpHosts: string[] = [];
+  try {
+    insecureHttpHosts = parseAllowedHosts(list(e.INSECURE_HTTP_HOSTS), INSECURE_HTTP_HOSTS);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  checkUrls(e, insecureHttpHosts, problems, warnings);
+  if (e.PORTKEY_API_KEY !== undefined) {
+    const unsendable = keyHeaderProblem(e.PORTKEY_API_KEY);
+    if (unsendable) problems.push(`PORTKEY_API_KEY: ${unsendable}`);
+  }
 
   const publicUrl = canonicalBase(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   const resource = `${publicUrl}/mcp`;
@@ -275,6 +293,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     defaultBaseUrl: e.PORTKEY_BASE_URL,
     allowedHosts: portkeyAllowedHosts.length ? upstreamHosts(portkeyAllowedHosts, e.PORTKEY_BASE_URL) : undefined,
     serverVariables: SERVER_VARIABLES,
+    insecureHttpHosts,
   };
   let tenants: TenantTable = { mode: 'single', tenant: { id: 'default', apiKey: e.PORTKEY_API_KEY, baseUrl: e.PORTKEY_BASE_URL, allow: {} } };
   if (multi) {
@@ -325,6 +344,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     tenants,
     portkeyBaseUrl: e.PORTKEY_BASE_URL,
     portkeyAllowedHosts,
+    insecureHttpHosts,
     portkeyTimeoutMs: e.PORTKEY_TIMEOUT_MS,
     rateLimits: { tenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE, callerPerMinute: e.RATE_LIMIT_CALLER_PER_MINUTE },
     allowedOrigins,
@@ -341,19 +361,24 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
 }
 
 /** Every configured URL is a plain origin plus a path (config/urls.ts), named by its variable. */
-function checkUrls(e: z.infer<typeof envSchema>, problems: string[]): void {
-  const check = (value: string, name: string, example: string) => {
+function checkUrls(e: z.infer<typeof envSchema>, insecureHttpHosts: readonly string[], problems: string[], warnings: string[]): void {
+  // Where this server sends a secret or trusts what it fetches, plain http is refused; where it only
+  // advertises a URL (PUBLIC_URL, AUTH_SERVERS: a TLS-terminating proxy may stand in front), warned.
+  const check = (value: string, name: string, example: string, plainHttp: string[]) => {
     try {
       plainHttpUrl(value, name, example);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems);
+      return;
     }
+    const plain = plainHttpProblem(value, name, insecureHttpHosts);
+    if (plain) plainHttp.push(plain);
   };
-  if (e.PUBLIC_URL !== undefined) check(e.PUBLIC_URL, 'PUBLIC_URL', 'https://mcp.example.com');
-  if (e.AUTH_JWKS_URL !== undefined) check(e.AUTH_JWKS_URL, 'AUTH_JWKS_URL', 'https://issuer.example.com/.well-known/jwks.json');
-  check(e.PORTKEY_BASE_URL, 'PORTKEY_BASE_URL', DEFAULT_PORTKEY_BASE_URL);
-  for (const server of list(e.AUTH_SERVERS)) check(server, 'AUTH_SERVERS entry', 'https://issuer.example.com');
+  if (e.PUBLIC_URL !== undefined) check(e.PUBLIC_URL, 'PUBLIC_URL', 'https://mcp.example.com', warnings);
+  if (e.AUTH_JWKS_URL !== undefined) check(e.AUTH_JWKS_URL, 'AUTH_JWKS_URL', 'https://issuer.example.com/.well-known/jwks.json', problems);
+  check(e.PORTKEY_BASE_URL, 'PORTKEY_BASE_URL', DEFAULT_PORTKEY_BASE_URL, problems);
+  for (const server of list(e.AUTH_SERVERS)) check(server, 'AUTH_SERVERS entry', 'https://issuer.example.com', warnings);
 }
 
 function buildKeySource(e: z.infer<typeof envSchema>, localSecret: Uint8Array | undefined, problems: string[]): KeySource {

@@ -44,6 +44,7 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
           env: vars,
           defaultBaseUrl: config.portkeyBaseUrl,
           allowedHosts: config.portkeyAllowedHosts,
+          insecureHttpHosts: config.insecureHttpHosts,
           serverVariables: SERVER_VARIABLES,
           logger,
         })

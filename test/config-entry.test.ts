@@ -3,16 +3,16 @@
  * once, for people on stderr and as one JSON line on stdout; warnings as JSON warn lines (and in
  * the local-mode banner); .env's key source giving way to the environment's as a whole.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repo, startChild, waitFor } from './support/child.js';
 import { observed, SECRETS } from './support/harness.js';
+import { scratchDir } from './support/scratch.js';
 
 const tsx = new URL(import.meta.resolve('tsx')).pathname;
 const entry = join(repo, 'src/node.ts');
-const scratch = () => mkdtempSync(join(tmpdir(), 'pim-entry-'));
+const scratch = () => scratchDir('pim-entry-');
 const run = (env: Record<string, string>, cwd = scratch()) => startChild(process.execPath, ['--import', tsx, entry], env, cwd);
 const jsonLines = (out: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 

@@ -3,8 +3,7 @@
  * known name, HOST without PUBLIC_URL, no Portkey key, and .env under the environment with the
  * key source chosen as a whole. Messages are pinned by snapshot: they are the interface.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, KNOWN_VARIABLES, loadConfig } from '../src/config.js';
@@ -12,6 +11,7 @@ import { closestName, editDistance } from '../src/config/unknown-variables.js';
 import { clientAddress } from '../src/http/client-address.js';
 import { withDotEnv } from '../src/node/env.js';
 import { SECRETS } from './support/harness.js';
+import { scratchDir } from './support/scratch.js';
 
 const SECRET = SECRETS.jwtSecret;
 
@@ -155,7 +155,7 @@ describe('the caller address for the audit line', () => {
 
 describe('.env under the environment', () => {
   const dotenv = (text: string) => {
-    const path = join(mkdtempSync(join(tmpdir(), 'pim-env-')), '.env');
+    const path = join(scratchDir('pim-env-'), '.env');
     writeFileSync(path, text);
     return path;
   };

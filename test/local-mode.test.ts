@@ -4,8 +4,7 @@
  * group, stopped by group so no orphan holds a pipe open).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { banner, startChild, waitFor } from './support/child.js';
 import { connectClient, observed, resultText } from './support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
+import { scratchDir } from './support/scratch.js';
 
 const entry = fileURLToPath(new URL('../src/node.ts', import.meta.url));
 const tsx = fileURLToPath(import.meta.resolve('tsx'));
@@ -63,7 +63,7 @@ describe('npm start with no configuration (local mode)', () => {
   });
 
   it('reads PORTKEY_API_KEY from .env, while a real environment variable wins over .env', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pim-'));
+    const dir = scratchDir('pim-');
     writeFileSync(join(dir, '.env'), `PORTKEY_API_KEY=${DOTENV_KEY}\nPORTKEY_BASE_URL=http://127.0.0.1:1/v1\n`);
     const s = startChild(process.execPath, ['--import', tsx, entry], { PORT: '0', PORTKEY_BASE_URL: portkey.url }, dir);
     await waitFor(() => s.stdout().includes('List the tools:'), 'the local-mode banner');

@@ -31,7 +31,7 @@ async function jwksHost(port = 0): Promise<{ url: string; gets: () => number }> 
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`, gets: () => gets };
 }
-const jwksEnv = (url: string, cooldownMs = 200) => ({ AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: url, AUTH_ISSUER: ISSUER, AUTH_JWKS_COOLDOWN_MS: String(cooldownMs), PORTKEY_API_KEY: SECRETS.portkeyKey });
+const jwksEnv = (url: string, cooldownMs = 1000) => ({ AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: url, AUTH_ISSUER: ISSUER, AUTH_JWKS_COOLDOWN_MS: String(cooldownMs), PORTKEY_API_KEY: SECRETS.portkeyKey });
 
 describe('/readyz', () => {
   it('200 with a signing secret and a Portkey key, never cached', async () => {

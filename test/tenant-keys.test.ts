@@ -90,21 +90,30 @@ describe('PORTKEY_ALLOWED_HOSTS', () => {
 
   it('when set, a TENANTS baseUrl on another host stops start-up, naming the tenant and the host', () => {
     const message = refusal({ PORTKEY_ALLOWED_HOSTS: 'portkey.internal.acme.com', TENANTS: tenants('https://collector.evil.example/v1') });
-    expect(message).toMatch(/^Tenant "acme": baseUrl: host "collector.evil.example" is not in PORTKEY_ALLOWED_HOSTS \(allowed: api\.portkey\.ai, portkey\.internal\.acme\.com\)/);
+    expect(message).toMatch(/^Tenant "acme": baseUrl: host "collector.evil.example" is not in PORTKEY_ALLOWED_HOSTS \(allowed: https:\/\/api\.portkey\.ai, portkey\.internal\.acme\.com\)/);
     expect(message).not.toContain(VALUE);
   });
 
   it.each([
     ['a listed host', 'https://portkey.internal.acme.com/v1', 'portkey.internal.acme.com'],
-    ['a listed host, any port', 'https://portkey.internal.acme.com:8443/v1', 'portkey.internal.acme.com'],
-    ['a listed host:port', 'http://10.0.0.5:8080/v1', '10.0.0.5:8080'],
+    ['a listed host:port', 'https://10.0.0.5:8080/v1', '10.0.0.5:8080'],
     ["PORTKEY_BASE_URL's host, always", 'https://api.portkey.ai/v2', 'portkey.internal.acme.com'],
   ])('%s is accepted', (_label, baseUrl, allowed) => {
     expect(() => loadConfig({ AUTH_JWT_SECRET: SECRETS.jwtSecret, PORTKEY_ALLOWED_HOSTS: allowed, TENANTS: tenants(baseUrl) })).not.toThrow();
   });
 
   it('a host:port entry does not allow another port', () => {
-    expect(refusal({ PORTKEY_ALLOWED_HOSTS: '10.0.0.5:8080', TENANTS: tenants('http://10.0.0.5:9090/v1') })).toMatch(/host "10.0.0.5:9090" is not in PORTKEY_ALLOWED_HOSTS/);
+    expect(refusal({ PORTKEY_ALLOWED_HOSTS: '10.0.0.5:8080', TENANTS: tenants('https://10.0.0.5:9090/v1') })).toMatch(/host "10.0.0.5:9090" is not in PORTKEY_ALLOWED_HOSTS/);
+  });
+
+  it('a host entry allows only the default port: port and scheme are compared, not the host alone', () => {
+    expect(refusal({ PORTKEY_ALLOWED_HOSTS: 'portkey.internal.acme.com', TENANTS: tenants('https://portkey.internal.acme.com:8443/v1') })).toMatch(
+      /host "portkey.internal.acme.com:8443" is not in PORTKEY_ALLOWED_HOSTS/,
+    );
+    // PORTKEY_BASE_URL's origin, not its host: another port on api.portkey.ai is not it.
+    expect(refusal({ PORTKEY_ALLOWED_HOSTS: 'portkey.internal.acme.com', TENANTS: tenants('https://api.portkey.ai:8080/v1') })).toMatch(
+      /host "api.portkey.ai:8080" is not in PORTKEY_ALLOWED_HOSTS/,
+    );
   });
 
   it('when unset, TENANTS (the operator\'s own writing) may point anywhere', () => {

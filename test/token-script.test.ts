@@ -5,8 +5,7 @@
  * server, started as a child process in the same directory.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { banner, repo, startChild, waitFor } from './support/child.js';
 import { SECRETS, connectClient, observed } from './support/harness.js';
+import { scratchDir } from './support/scratch.js';
 
 const tsx = fileURLToPath(import.meta.resolve('tsx'));
 const script = join(repo, 'scripts/token.ts');
@@ -26,7 +26,7 @@ const npmRun = (args: string[], env: Record<string, string>) =>
 /** The same script in another working directory (where its .env and .local-secret live). */
 const runIn = (cwd: string, args: string[], env: Record<string, string> = {}) =>
   promisify(execFile)(process.execPath, ['--import', tsx, script, ...args], { cwd, env: childEnv(env) });
-const scratch = () => mkdtempSync(join(tmpdir(), 'pim-token-'));
+const scratch = () => scratchDir('pim-token-');
 
 describe('npm run token', () => {
   it('mints an HS256 token the server accepts, with subject, tenant claim, scopes and TTL', async () => {

@@ -47,7 +47,7 @@ describe('configured URLs are plain origins plus a path', () => {
     [
       "a TENANTS entry's baseUrl",
       (url) => ({ TENANTS: JSON.stringify({ acme: { apiKey: SECRETS.portkeyKey, baseUrl: url } }) }),
-      'http://portkey.internal:8080/v1',
+      'https://portkey.internal:8080/v1',
       /^Tenant "acme": baseUrl /,
     ],
   ];

@@ -4,13 +4,11 @@
  * enables flags real Workers lack; this catches what only the real dev server would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRETS, connectClient, freePort, inviteCall, postMcp, resultText, token } from './support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
+import { scratchDir } from './support/scratch.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 let child: ChildProcess;
@@ -34,7 +32,7 @@ beforeAll(async () => {
     'npx',
     [
       'wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', '--show-interactive-dev-session=false',
-      '--persist-to', mkdtempSync(join(tmpdir(), 'wrangler-')),
+      '--persist-to', scratchDir('pim-wrangler-'),
       ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ],
     {

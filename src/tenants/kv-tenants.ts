@@ -18,6 +18,8 @@ export interface KvTenantOptions {
   allowedHosts?: string[];
   /** Names a tenant entry may never read a key from (config.ts SERVER_VARIABLES). */
   serverVariables: ReadonlySet<string>;
+  /** INSECURE_HTTP_HOSTS: non-loopback hosts a baseUrl may reach over plain http. */
+  insecureHttpHosts?: readonly string[];
   /** Where a broken entry is reported in full, for the operator. */
   logger: Logger;
   /** How long a looked-up entry (or its absence) is trusted in this isolate. */
@@ -32,8 +34,10 @@ export interface KvTenantOptions {
  * hot tenant costs one KV read per TTL, not one per call.
  *
  * KV is written by more hands than the environment, so its entries are held to the strictest
- * rules: keys only from PORTKEY_KEY_* variables, and a baseUrl only on an allowed host
- * (PORTKEY_ALLOWED_HOSTS, else PORTKEY_BASE_URL's host alone), whether or not the list is set.
+ * rules: a key inline or from the tenant's own variable (PORTKEY_KEY_<ID>) only, a key that can be
+ * sent in a header, a baseUrl only on an allowed origin (PORTKEY_ALLOWED_HOSTS, else
+ * PORTKEY_BASE_URL's origin alone) whether or not the list is set, and plain http only to
+ * loopback or INSECURE_HTTP_HOSTS.
  */
 export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
   const ttlMs = o.ttlMs ?? 30_000;
@@ -46,6 +50,8 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
     defaultBaseUrl: o.defaultBaseUrl,
     allowedHosts: upstreamHosts(o.allowedHosts ?? [], o.defaultBaseUrl),
     serverVariables: o.serverVariables,
+    insecureHttpHosts: o.insecureHttpHosts ?? [],
+    external: true,
   };
   // The caller learns that the entry is broken, never why: the details name server variables.
   const broken = (tenantId: string, problem: string) => {

@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { keyHeaderProblem } from '../config/header-safe.js';
+import { plainHttpProblem } from '../config/plain-http.js';
 import { plainHttpUrl } from '../config/urls.js';
 import { ConfigError } from '../errors.js';
 import type { UpstreamHosts } from './upstream-hosts.js';
@@ -57,6 +59,13 @@ export interface TenantContext {
   allowedHosts?: UpstreamHosts;
   /** Every variable the server reads as a setting: never a tenant key, whatever its name. */
   serverVariables: ReadonlySet<string>;
+  /** INSECURE_HTTP_HOSTS: non-loopback hosts a baseUrl may reach over plain http. */
+  insecureHttpHosts?: readonly string[];
+  /**
+   * An external tenant store (Workers KV, Redis): written by more hands than the environment, so
+   * an entry may read only its own tenant's key variable (PORTKEY_KEY_<ID>), never another's.
+   */
+  external?: boolean;
 }
 
 /**
@@ -108,10 +117,13 @@ export function parseTenantEntry(id: string, entry: unknown, context: TenantCont
   const { apiKey, baseUrl, allow } = parsed.data;
   if (baseUrl !== undefined) {
     plainHttpUrl(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, 'https://portkey.example.com/v1');
+    const plain = plainHttpProblem(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, context.insecureHttpHosts ?? []);
+    if (plain) throw new ConfigError(plain);
     if (context.allowedHosts && !context.allowedHosts.allows(baseUrl)) {
+      const url = new URL(baseUrl);
       throw new ConfigError(
-        `Tenant ${JSON.stringify(id)}: baseUrl: host ${JSON.stringify(new URL(baseUrl).host)} is not in PORTKEY_ALLOWED_HOSTS ` +
-          `(allowed: ${context.allowedHosts.names.join(', ')}); add it there if this tenant's keys may be sent to it.`,
+        `Tenant ${JSON.stringify(id)}: baseUrl: host ${JSON.stringify(url.host)} is not in PORTKEY_ALLOWED_HOSTS ` +
+          `(allowed: ${context.allowedHosts.names.join(', ')}); add ${url.port ? 'it, with its port,' : 'it'} there if this tenant's keys may be sent to it.`,
       );
     }
   }
@@ -119,13 +131,18 @@ export function parseTenantEntry(id: string, entry: unknown, context: TenantCont
   if (typeof apiKey === 'string') {
     key = apiKey;
   } else {
-    const problem = keyVariableProblem(id, apiKey.env, context.serverVariables);
+    const problem = keyVariableProblem(id, apiKey.env, context.serverVariables) ?? (context.external ? notOwnKeyProblem(id, apiKey.env, context.serverVariables) : undefined);
     if (problem) throw new ConfigError(`Tenant ${JSON.stringify(id)}: apiKey: ${problem}`);
     const fromEnv = context.env[apiKey.env]?.trim();
     if (!fromEnv) {
       throw new ConfigError(`Tenant ${JSON.stringify(id)}: apiKey: variable ${apiKey.env} is not set; set it to the tenant's Portkey admin API key.`);
     }
     key = fromEnv;
+  }
+  const unsendable = keyHeaderProblem(key);
+  if (unsendable) {
+    const where = typeof apiKey === 'string' ? 'apiKey' : `apiKey (variable ${apiKey.env})`;
+    throw new ConfigError(`Tenant ${JSON.stringify(id)}: ${where}: ${unsendable}`);
   }
   return { id, apiKey: key, baseUrl: baseUrl ?? context.defaultBaseUrl, allow: allow ?? {} };
 }
@@ -143,6 +160,17 @@ function keyVariableProblem(tenantId: string, name: string, serverVariables: Rea
   return (
     `{"env": "${name}"} is not allowed: a tenant key may only be read from a variable whose name starts with ${TENANT_KEY_PREFIX} ` +
     `(so no tenant entry can read the server's own secrets). Rename the variable ${name} to ${suggested} and write {"env": "${suggested}"}.`
+  );
+}
+
+/** An external store's entry naming another tenant's key variable: "evil" may not read PORTKEY_KEY_ACME. */
+function notOwnKeyProblem(tenantId: string, name: string, serverVariables: ReadonlySet<string>): string | undefined {
+  const own = suggestedKeyVariable(tenantId, serverVariables);
+  if (name === own) return undefined;
+  return (
+    `{"env": "${name}"} is not this tenant's key variable: an entry in the tenant store may read only its own, ` +
+    `${own} (PORTKEY_KEY_ and the tenant id in capitals, other characters as _), or carry the key inline. ` +
+    `Set ${own} and write {"env": "${own}"}.`
   );
 }
 

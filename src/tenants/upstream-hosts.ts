@@ -3,8 +3,10 @@ import { ConfigError } from '../errors.js';
 /**
  * PORTKEY_ALLOWED_HOSTS: the hosts a tenant's `baseUrl` may point at. A tenant's admin key is sent
  * to its base URL, so whoever can write a tenant entry could otherwise send that key anywhere.
- * The host of PORTKEY_BASE_URL is always allowed (the operator chose it). Entries are `host` (any
- * port) or `host:port` (that port only), exact names, no wildcards.
+ * PORTKEY_BASE_URL's origin (scheme, host and port) is always allowed: the operator chose it. Entries
+ * are `host` (the scheme's default port only) or `host:port` (that port only), exact names, no
+ * wildcards. The scheme counts too: `http` to a host other than loopback also needs
+ * INSECURE_HTTP_HOSTS (config/plain-http.ts), checked with every baseUrl.
  */
 export interface UpstreamHosts {
   allows(baseUrl: string): boolean;
@@ -13,7 +15,7 @@ export interface UpstreamHosts {
 }
 
 /** Parses PORTKEY_ALLOWED_HOSTS entries; a wrong one stops start-up naming it. */
-export function parseAllowedHosts(entries: string[]): string[] {
+export function parseAllowedHosts(entries: string[], variable = 'PORTKEY_ALLOWED_HOSTS'): string[] {
   return entries.map((entry) => {
     let url: URL | undefined;
     try {
@@ -24,7 +26,7 @@ export function parseAllowedHosts(entries: string[]): string[] {
     const host = entry.toLowerCase();
     if (!url || (url.host !== host && url.hostname !== host) || url.pathname !== '/' || url.username || url.search || url.hash) {
       throw new ConfigError(
-        `PORTKEY_ALLOWED_HOSTS entry ${JSON.stringify(entry.slice(0, 100))} is not a host name: use host or host:port, e.g. portkey.internal.example.com.`,
+        `${variable} entry ${JSON.stringify(entry.slice(0, 100))} is not a host name: use host or host:port, e.g. portkey.internal.example.com.`,
       );
     }
     return host;
@@ -32,13 +34,17 @@ export function parseAllowedHosts(entries: string[]): string[] {
 }
 
 export function upstreamHosts(allowed: string[], defaultBaseUrl: string): UpstreamHosts {
-  const names = [...new Set([new URL(defaultBaseUrl).host, ...allowed])];
-  const set = new Set(names);
+  const defaultOrigin = new URL(defaultBaseUrl).origin;
+  const names = [...new Set([defaultOrigin, ...allowed])];
+  const set = new Set(allowed);
   return {
     names,
     allows(baseUrl) {
       const url = new URL(baseUrl);
-      return set.has(url.host) || set.has(url.hostname);
+      if (url.origin === defaultOrigin) return true;
+      // WHATWG URL leaves port empty for the scheme's default: `host` entries match only that,
+      // so https://api.portkey.ai:8080 is not https://api.portkey.ai.
+      return set.has(url.host) || (url.port === '' && set.has(url.hostname));
     },
   };
 }

@@ -1,5 +1,6 @@
 import { afterAll, expect } from 'vitest';
 import { observed } from './harness.js';
+import { removeScratchDirs } from './scratch.js';
 
 // Runs after every test file: no key, signing secret or token the tests used may appear in any
 // response body, response header or log line the file produced.
@@ -11,3 +12,6 @@ afterAll(() => {
     expect(where, `a secret starting ${secret.slice(0, 6)}… leaked`).toEqual([]);
   }
 });
+
+// Scratch folders (test/support/scratch.ts) go with the file that made them: a run leaves nothing in the temp folder.
+afterAll(() => removeScratchDirs());

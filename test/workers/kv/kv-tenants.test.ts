@@ -72,20 +72,25 @@ describe('workerd: a KV entry cannot reach the server\'s secrets or send a key e
     return warnings[0].problem as string;
   }
 
-  it.each(['AUTH_JWT_SECRET', 'PORTKEY_BASE_URL', 'PUBLIC_URL', 'ACME_PORTKEY_KEY'])('a key read from %s is refused; only the log names it', async (name) => {
+  it.each(['AUTH_JWT_SECRET', 'PORTKEY_BASE_URL', 'PUBLIC_URL', 'ACME_PORTKEY_KEY', 'PORTKEY_KEY_ACME'])('a key read from %s is refused; only the log names it', async (name) => {
     const tenant = `evil-${name.toLowerCase().replace(/_/g, '-')}`;
     const problem = await refused(tenant, { apiKey: { env: name } }, [name]);
     expect(problem).toContain(`{"env": "${name}"}`);
   });
 
   it('a key variable that is not set is not named to the caller', async () => {
-    const problem = await refused('missing-key', { apiKey: { env: 'PORTKEY_KEY_NOT_THERE' } }, ['PORTKEY_KEY_NOT_THERE']);
-    expect(problem).toMatch(/variable PORTKEY_KEY_NOT_THERE is not set/);
+    const problem = await refused('missing-key', { apiKey: { env: 'PORTKEY_KEY_MISSING_KEY' } }, ['PORTKEY_KEY_MISSING_KEY']);
+    expect(problem).toMatch(/variable PORTKEY_KEY_MISSING_KEY is not set/);
   });
 
   it('a baseUrl on a host not allowed is refused before the key goes anywhere', async () => {
-    const problem = await refused('exfil', { apiKey: { env: 'PORTKEY_KEY_ACME' }, baseUrl: 'http://collector.evil.test/v1' }, ['collector.evil.test']);
-    expect(problem).toMatch(/host "collector.evil.test" is not in PORTKEY_ALLOWED_HOSTS \(allowed: portkey.test\)/);
+    const problem = await refused('exfil', { apiKey: { env: 'PORTKEY_KEY_ACME' }, baseUrl: 'https://collector.evil.test/v1' }, ['collector.evil.test']);
+    expect(problem).toMatch(/host "collector.evil.test" is not in PORTKEY_ALLOWED_HOSTS \(allowed: https:\/\/portkey.test\)/);
+  });
+
+  it('a baseUrl over plain http, or on another port of the allowed host, is refused', async () => {
+    expect(await refused('plain', { apiKey: { env: 'PORTKEY_KEY_PLAIN' }, baseUrl: 'http://portkey.test/v1' }, [])).toMatch(/baseUrl uses plain http to "portkey.test"/);
+    expect(await refused('port', { apiKey: { env: 'PORTKEY_KEY_PORT' }, baseUrl: 'https://portkey.test:8080/v1' }, [])).toMatch(/host "portkey.test:8080" is not in PORTKEY_ALLOWED_HOSTS/);
   });
 
   it('a baseUrl with a query, fragment or credentials is refused', async () => {
@@ -95,7 +100,7 @@ describe('workerd: a KV entry cannot reach the server\'s secrets or send a key e
   });
 
   it("a baseUrl on PORTKEY_BASE_URL's host is served", async () => {
-    await kv().put('own-path', JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME' }, baseUrl: 'http://portkey.test/v1' }));
+    await kv().put('own-path', JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_OWN_PATH' }, baseUrl: 'https://portkey.test/v1' }));
     const res = await postMcp(member('own@example.com'), await mintToken({ sub: 'kv-own', claims: { org_id: 'own-path' } }));
     expect(res.json.result.isError).toBeFalsy();
     expect(portkey.requests.map((r) => r.url)).toEqual([`${PORTKEY_BASE_URL}/admin/users/invites`]);
@@ -119,7 +124,7 @@ describe('workerd: tools/list follows the KV entry', () => {
   const listTool = async (bearer: string) => (await postMcp(rpc('tools/list'), bearer)).json.result.tools[0];
 
   it("a KV tenant's listing is narrowed to its entry, and a changed entry gives a new listing once the KV TTL has passed", async () => {
-    const put = (allow: unknown) => (env.TENANTS_KV as KvLike).put('wayne', JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME' }, allow }));
+    const put = (allow: unknown) => (env.TENANTS_KV as KvLike).put('wayne', JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_WAYNE' }, allow }));
     await put({ orgRoles: ['member'], workspaces: ['ws-gotham-*'] });
     const bearer = await mintToken({ sub: 'kv-lister', claims: { org_id: 'wayne' } });
 

@@ -6,7 +6,7 @@
 export const PUBLIC_URL = 'http://mcp.test';
 export const MCP_URL = `${PUBLIC_URL}/mcp`;
 /** Never resolvable: every request to it must be answered by the fake (fake-portkey.ts). */
-export const PORTKEY_BASE_URL = 'http://portkey.test/v1';
+export const PORTKEY_BASE_URL = 'https://portkey.test/v1';
 export const ISSUER = 'https://issuer.test/';
 
 export const SECRETS = {
@@ -33,4 +33,7 @@ export const KV_BINDINGS: Record<string, string> = {
   PORTKEY_BASE_URL,
   PORTKEY_TIMEOUT_MS: '2000',
   PORTKEY_KEY_ACME: SECRETS.kvTenantKey,
+  // KV entries may read only their own tenant's variable (src/tenants/tenant-table.ts).
+  PORTKEY_KEY_OWN_PATH: SECRETS.kvTenantKey,
+  PORTKEY_KEY_WAYNE: SECRETS.kvTenantKey,
 };
