@@ -36,6 +36,8 @@ export interface AppDeps {
   socketAddress?: (c: Context) => string | undefined;
   /** True once the runtime has begun shutting down: /readyz answers 503 from then on (Node). */
   isShuttingDown?: () => boolean;
+  /** Once shutdown has begun: when responses still in flight will be cut (ms since the epoch); no POST starts that could not answer by then. */
+  responsesCutAt?: () => number | undefined;
 }
 
 export interface InviteServer {
@@ -64,6 +66,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     adminScope: config.auth.adminScope,
     rateLimiters: deps.rateLimiters ?? memoryRateLimiters(config),
     logger,
+    responsesCutAt: deps.responsesCutAt,
   });
   const metadata = protectedResourceMetadata(config, allScopes(config.auth));
   const readiness = createReadinessCheck({ config, keysReady: verify.keysReady, isShuttingDown: deps.isShuttingDown ?? (() => false) });

@@ -15,6 +15,7 @@ export const AUDIT_OUTCOMES = [
   'not_configured',
   'rate_limited',
   'rate_limiter_unavailable',
+  'shutting_down',
   'already_invited',
   'portkey_<errorCode>',
   'portkey_http_<status>',

@@ -91,6 +91,8 @@ export interface Config {
   shutdownDrainMs: number;
   /** Node: how long an idle keep-alive connection stays open; above a load balancer's idle timeout. */
   httpKeepAliveTimeoutMs: number;
+  /** Node: most connections open at once; more are closed as soon as they are accepted. */
+  httpMaxConnections: number;
 }
 
 
@@ -131,6 +133,8 @@ const envSchema = z.object({
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   // Above the usual load-balancer idle timeout (60 s): the balancer, not us, should close idle connections.
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(65_000),
+  // Below the usual file-descriptor limit (1024 soft on many systems), with room for Portkey's pool and logs.
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(900),
 });
 
 /**
@@ -165,6 +169,7 @@ const HINTS: Record<string, string> = {
   TRUST_PROXY: 'the number of reverse proxies in front of this server that append to X-Forwarded-For, from 0 to 16 (default 0: the header is ignored)',
   SHUTDOWN_DRAIN_MS: 'a whole number of milliseconds from 0 to 600000 (default 0; 10000-15000 behind a load balancer)',
   HTTP_KEEP_ALIVE_TIMEOUT_MS: "a whole number of milliseconds from 1 to 3600000, above your load balancer's idle timeout (default 65000)",
+  HTTP_MAX_CONNECTIONS: 'a whole number of connections from 1 to 1000000, below the file-descriptor limit (ulimit -n) (default 900)',
 };
 
 /** Empty strings count as unset, so `FOO=` in a .env file means "use the default". */
@@ -357,6 +362,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     warnings,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     httpKeepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
   };
 }
 

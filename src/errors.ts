@@ -140,6 +140,14 @@ export class RateLimiterUnavailableError extends ToolError {
   readonly code = 'rate_limiter_unavailable';
 }
 
+/**
+ * The server is shutting down and the call could not finish before in-flight responses are cut:
+ * nothing was sent to Portkey, so a retry (which the load balancer sends to another instance) is safe.
+ */
+export class ShuttingDownError extends ToolError {
+  readonly code = 'shutting_down';
+}
+
 /** The tenant store could not be read, or holds a broken entry. */
 export class TenantLookupError extends ToolError {
   readonly code = 'tenant_lookup_failed';

@@ -44,6 +44,7 @@ const FACTORIES: Record<string, () => ToolError[]> = {
   AlreadyInvitedError: () => [new errors.AlreadyInvitedError(answer(409), 'x')],
   RateLimitedError: () => [new errors.RateLimitedError('x')],
   RateLimiterUnavailableError: () => [new errors.RateLimiterUnavailableError('x')],
+  ShuttingDownError: () => [new errors.ShuttingDownError('x')],
   TenantLookupError: () => [new errors.TenantLookupError('x')],
 };
 /** Bases that are never thrown themselves. */

@@ -35,6 +35,8 @@ export interface McpHandlerDeps {
   adminScope: string | undefined;
   rateLimiters: InviteRateLimiters;
   logger: Logger;
+  /** See InviteUserDeps.responsesCutAt. */
+  responsesCutAt?: () => number | undefined;
 }
 
 export interface McpCall {

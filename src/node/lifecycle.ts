@@ -19,6 +19,8 @@ export interface ShutdownOptions {
 export interface Lifecycle {
   /** Handed to the core (AppDeps.isShuttingDown): /readyz answers 503 once this is true. */
   isShuttingDown: () => boolean;
+  /** Handed to the core (AppDeps.responsesCutAt): once the listener has closed, when in-flight responses will be cut. */
+  responsesCutAt: () => number | undefined;
   /** Wires the sequence to the HTTP server; call once, before it serves. */
   attach(server: Server): void;
   /** Runs the sequence; resolves once every connection is closed, with how many had to be cut. */
@@ -28,6 +30,7 @@ export interface Lifecycle {
 export function createLifecycle(): Lifecycle {
   let shuttingDown = false;
   let listenerClosed = false;
+  let cutAt: number | undefined;
   let server: Server | undefined;
   const inFlight = new Set<ServerResponse>();
 
@@ -38,6 +41,7 @@ export function createLifecycle(): Lifecycle {
 
   return {
     isShuttingDown: () => shuttingDown,
+    responsesCutAt: () => cutAt,
     attach(s) {
       server = s;
       // Prepended so it runs before the app writes anything (@hono/node-server may answer synchronously).
@@ -57,6 +61,7 @@ export function createLifecycle(): Lifecycle {
       shuttingDown = true;
       if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
       listenerClosed = true;
+      cutAt = Date.now() + deadlineMs;
       for (const res of inFlight) markClosing(res);
       let cutResponses = 0;
       await new Promise<void>((resolve) => {

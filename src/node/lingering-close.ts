@@ -13,7 +13,7 @@
  * client that keeps sending is cut off, as before, once `lingerMaxBytes` more bytes or `lingerMs`
  * have passed; requestTimeout and headersTimeout keep applying while it lingers.
  */
-import { createServer, type IncomingMessage, type RequestListener, type ServerOptions } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface LingerBounds {
@@ -43,6 +43,8 @@ interface UnreadBody {
 const unreadBodies = new WeakMap<Socket, UnreadBody>();
 /** Connections the server has decided to close: no further request on them is processed. */
 const closing = new WeakSet<Socket>();
+/** Per connection, the latest response not yet finished: a request pipelined behind it waits for it. */
+const unfinished = new WeakMap<Socket, ServerResponse>();
 
 /** Wraps a request listener so that connections closed with a body left unread linger first. */
 export function lingerAfterEarlyAnswers(listener: RequestListener, bounds: LingerBounds): RequestListener {
@@ -55,25 +57,63 @@ export function lingerAfterEarlyAnswers(listener: RequestListener, bounds: Linge
       return;
     }
     if (!Object.hasOwn(socket, 'destroySoon')) lingerInsteadOfClosing(socket, bounds);
-    // Runs before Node's own 'finish' listener, which would _dump() the unread body where no byte
-    // can be counted. This does what _dump() does (drop the body's readers, let it flow into the
-    // void), and counts.
-    res.prependOnceListener('finish', () => {
-      if (req.complete || req.destroyed) {
-        unreadBodies.delete(socket);
-        return;
-      }
-      const unread: UnreadBody = { req, bytes: 0, lingering: false };
-      req.removeAllListeners('data');
-      req.on('data', (chunk: Buffer) => {
-        unread.bytes += chunk.length;
-        unread.onData?.();
-      });
-      req.resume();
-      unreadBodies.set(socket, unread);
-    });
-    listener(req, res);
+    // Node emits a request pipelined in the same write as soon as it is parsed, while the one ahead
+    // is still being answered, so the answer "401, Connection: close" came too late to stop it.
+    // A pipelined request is processed only once the response ahead of it has finished, and not at
+    // all when that response closed the connection (RFC 9112 §9.3.2, §9.6).
+    const ahead = unfinished.get(socket);
+    unfinished.set(socket, res);
+    const done = () => {
+      if (unfinished.get(socket) === res) unfinished.delete(socket);
+    };
+    res.once('finish', done);
+    res.once('close', done);
+    if (ahead && !ahead.writableFinished && !ahead.destroyed) {
+      const proceed = () => {
+        if (closing.has(socket) || socket.destroyed || !ahead.shouldKeepAlive) {
+          req.resume();
+          return;
+        }
+        handle(req, res, socket, listener);
+      };
+      onceFinishedOrClosed(ahead, proceed);
+      return;
+    }
+    handle(req, res, socket, listener);
   };
+}
+
+function onceFinishedOrClosed(res: ServerResponse, then: () => void): void {
+  let called = false;
+  const once = () => {
+    if (called) return;
+    called = true;
+    // After Node's own 'finish' handler (resOnFinish), which decides whether the connection closes.
+    setImmediate(then);
+  };
+  res.once('finish', once);
+  res.once('close', once);
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, socket: Socket, listener: RequestListener): void {
+  // Runs before Node's own 'finish' listener, which would _dump() the unread body where no byte
+  // can be counted. This does what _dump() does (drop the body's readers, let it flow into the
+  // void), and counts.
+  res.prependOnceListener('finish', () => {
+    if (req.complete || req.destroyed) {
+      unreadBodies.delete(socket);
+      return;
+    }
+    const unread: UnreadBody = { req, bytes: 0, lingering: false };
+    req.removeAllListeners('data');
+    req.on('data', (chunk: Buffer) => {
+      unread.bytes += chunk.length;
+      unread.onData?.();
+    });
+    req.resume();
+    unreadBodies.set(socket, unread);
+  });
+  listener(req, res);
 }
 
 /** Node closes a "Connection: close" answer's socket with destroySoon(); this one lingers first. */

@@ -11,6 +11,7 @@ import { createLogger } from '../log.js';
 import { MAX_LOOKUP_MS } from '../portkey/call-budget.js';
 import { createUndiciTransport } from '../portkey/undici-transport.js';
 import { createLifecycle, type ShutdownOptions } from './lifecycle.js';
+import { boundConnections } from './connection-bounds.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './lingering-close.js';
 import { batchedStdout } from './stdout.js';
 
@@ -78,13 +79,15 @@ export async function startNodeServer(
   const lifecycle = createLifecycle();
   const isShuttingDown = deps.isShuttingDown ? () => lifecycle.isShuttingDown() || deps.isShuttingDown!() : lifecycle.isShuttingDown;
   // Default logger: JSON lines to stdout, batched per event-loop turn.
+  const logger = deps.logger ?? createLogger(batchedStdout().write, config.logLevel);
   const { fetch, warmUp } = createApp(config, {
     // The peer of the TCP connection (a proxy's, when behind one: see TRUST_PROXY).
     socketAddress: (c) => getConnInfo(c).remote.address,
     ...deps,
     transport: deps.transport ?? ownTransport,
     isShuttingDown,
-    logger: deps.logger ?? createLogger(batchedStdout().write, config.logLevel),
+    responsesCutAt: lifecycle.responsesCutAt,
+    logger,
   });
   void warmUp();
   const server = await new Promise<ServerType>((resolve, reject) => {
@@ -105,6 +108,8 @@ export async function startNodeServer(
   http.headersTimeout = timeouts.headersTimeout;
   http.requestTimeout = timeouts.requestTimeout;
   http.keepAliveTimeout = timeouts.keepAliveTimeout;
+  // A silent connection is closed within headersTimeout of connecting; at most HTTP_MAX_CONNECTIONS are open.
+  boundConnections(http, { firstRequestMs: timeouts.headersTimeout, maxConnections: config.httpMaxConnections }, logger);
   lifecycle.attach(http);
   // In-flight Portkey calls have finished with their requests once the server has closed: the pools can go.
   const closeTransport = () => (ownTransport?.close() ?? Promise.resolve()).catch(() => {});

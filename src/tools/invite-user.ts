@@ -1,5 +1,6 @@
 import type { Caller } from '../auth/caller.js';
-import { PolicyError, ScopeError, ServerConfigurationError } from '../errors.js';
+import { PolicyError, ScopeError, ServerConfigurationError, ShuttingDownError } from '../errors.js';
+import { callBudgetMs } from '../portkey/call-budget.js';
 import { enforceRateLimits } from '../limits/enforce.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
 import { policyViolations } from '../policy/policy.js';
@@ -40,6 +41,11 @@ export interface InviteUserDeps {
   portkey: PortkeyClient;
   adminScope: string | undefined;
   rateLimiters: InviteRateLimiters;
+  /**
+   * When the runtime will cut the responses still in flight (ms since the epoch), once it has
+   * begun shutting down; undefined otherwise (Node: src/node/lifecycle.ts; Workers: never).
+   */
+  responsesCutAt?: () => number | undefined;
   /** Filled in as the call proceeds, for the audit line. */
   audit: InviteAudit;
 }
@@ -80,6 +86,7 @@ export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
     );
   }
   await enforceRateLimits(deps.rateLimiters, tenant.id, deps.caller.subject);
+  refuseIfCutBeforeAnswer(deps);
   const target = { baseUrl: tenant.baseUrl, apiKey: tenant.apiKey, label: deps.keyLabel(tenant) };
   let result: PortkeyCallResult<InviteCreated>;
   try {
@@ -109,6 +116,23 @@ export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
     content: [{ type: 'text' as const, text: JSON.stringify(text) }],
     structuredContent: output,
   };
+}
+
+/** Time to answer the caller and write the audit line once Portkey has answered. */
+const ANSWER_MS = 1_000;
+
+/**
+ * During shutdown, a POST that could not get its answer (and its lookup) back to the caller before
+ * the responses are cut is never started: an invite Portkey created but whose caller was cut off
+ * is the one outcome that must not happen. Refused before anything is sent, it is safe to retry.
+ */
+function refuseIfCutBeforeAnswer(deps: InviteUserDeps): void {
+  const cutAt = deps.responsesCutAt?.();
+  if (cutAt === undefined || Date.now() + callBudgetMs(deps.portkey.timeoutMs) + ANSWER_MS <= cutAt) return;
+  throw new ShuttingDownError(
+    'This server is shutting down (a restart or deploy), too close to its deadline to send the invite to Portkey and return the answer. ' +
+      'Nothing was sent: no invite was created. Retry the same call now; another instance will take it.',
+  );
 }
 
 /** Success for an invite whose POST answer was lost but which a lookup found: no link, its status instead. */
