@@ -54,6 +54,8 @@ export function writeAuditLine(logger: Logger, e: AuditEntry): void {
     reconcile: e.audit?.reconcile ?? null,
     reconcile_status: e.audit?.reconcileStatus ?? null,
     reconcile_latency_ms: e.audit?.reconcileLatencyMs ?? null,
+    // invited_confirmed: the requested grants Portkey's listing did not show, so not confirmed (null otherwise).
+    unconfirmed_grants: e.outcome === 'invited_confirmed' ? (e.audit?.unconfirmedGrants ?? []) : null,
     duration_ms: e.durationMs ?? null,
   });
 }

@@ -104,7 +104,7 @@ describe('invite_user: invalid arguments never reach Portkey', () => {
 describe('invite_user: Portkey refusals', () => {
   it.each([
     [400, 'AB01', 'email is invalid', /HTTP 400, AB01\): email is invalid\. Correct the arguments/],
-    [404, 'AB02', 'Workspace ws-x not found', /HTTP 404, AB02\): Workspace ws-x not found\. .*workspace ids/],
+    [404, 'AB02', 'Workspace ws-x not found', /HTTP 404, AB02\): Workspace ws-x not found\. .*AB02, request validation/],
     [403, 'AB03', 'You do not have enough permissions to execute this request', /HTTP 403, AB03\).*lacks the rights/],
     [500, 'AB04', 'Internal Server Error', /HTTP 500, AB04\).*may have been\. List pending invites for jane@example.com/],
     [401, 'AB05', 'Unauthorised Request', /HTTP 401, AB05\).*PORTKEY_API_KEY.*wrong, revoked or expired/],

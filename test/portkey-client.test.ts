@@ -63,14 +63,14 @@ describe.each(TRANSPORTS)('Portkey client over %s', (name, makeTransport) => {
     expect(listed.value).toEqual([]); // the double filters by email: u@ is not u+1@
     const all = await client.listInvites(target(), { email: body.email, status: 'pending' }, 1000);
     expect(all.value).toEqual([
-      { id: portkey.invites[0]!.id, email: body.email, role: 'member', status: 'pending', createdAt: expect.any(Number), workspaces: [{ id: 'ws-1', role: 'member' }] },
+      { id: portkey.invites[0]!.id, email: body.email, role: 'member', status: 'pending', createdAt: expect.any(Number), workspaces: [{ id: portkey.workspaceId('ws-1'), role: 'member' }] },
     ]);
     // Portkey's created_at has whole seconds: within a second of when the double made it.
     expect(Math.abs(all.value[0]!.createdAt! - portkey.invites[0]!.createdAt.getTime())).toBeLessThan(1000);
     const gets = portkey.requests.filter((r) => r.method === 'GET');
     expect(gets.map((r) => r.path)).toEqual([
-      '/v1/admin/users/invites?email=U%2B1%40Example.com&status=pending',
-      '/v1/admin/users/invites?email=u%40example.com&status=pending',
+      '/v1/admin/users/invites?email=U%2B1%40Example.com&status=pending&pageSize=100&currentPage=0',
+      '/v1/admin/users/invites?email=u%40example.com&status=pending&pageSize=100&currentPage=0',
     ]);
     expect(gets[0]!.headers).toMatchObject({ 'x-portkey-api-key': KEY, 'accept-encoding': 'identity' });
     expect(gets[0]!.rawBody).toBe('');
@@ -141,7 +141,7 @@ describe.each(TRANSPORTS)('Portkey client over %s', (name, makeTransport) => {
     await client.createInvite(target(), body);
     const answer = await client.exchange(target(), {
       method: 'GET',
-      path: `/admin/users/invites?email=${encodeURIComponent(body.email)}&status=pending`,
+      path: `/admin/users/invites?email=${encodeURIComponent(body.email)}&status=pending&pageSize=100&currentPage=0`,
       ifUnknown: 'Nothing was changed.',
       ifNotSent: 'nothing was looked up',
     });

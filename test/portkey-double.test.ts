@@ -146,7 +146,10 @@ describe('Portkey double: normal behaviour', () => {
     expect(list.total).toBe(1);
     expect(list.data[0]).toMatchObject({ object: 'invite', email: 'ada@example.com', role: 'member', status: 'pending' });
     expect(list.data[0]!.created_at).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
-    expect(list.data[0]!.workspaces).toEqual([{ workspace_id: 'ws-slug', role: 'admin' }]);
+    // Listed as Portkey reports workspaces elsewhere: by id, not the slug the invite named.
+    expect(list.data[0]!.workspaces).toEqual([{ workspace_id: double.workspaceId('ws-slug'), role: 'admin' }]);
+    const workspace = await fetch(`${double.url}/admin/workspaces/ws-slug`, { headers });
+    expect(await workspace.json()).toEqual({ object: 'workspace', id: double.workspaceId('ws-slug'), slug: 'ws-slug', name: 'ws-slug' });
     const accepted = (await (await fetch(`${double.url}/admin/users/invites?status=accepted`, { headers })).json()) as { total: number };
     expect(accepted.total).toBe(0);
     expect((await fetch(`${double.url}/admin/users/invites`)).status).toBe(401);

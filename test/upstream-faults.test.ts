@@ -229,7 +229,7 @@ const FAULTS: FaultCase[] = [
     label: '401: the tenant key is wrong',
     fault: () => ({ kind: 'status', status: 401 }),
     message: () =>
-      /^Portkey refused the invite \(HTTP 401, AB05\): Unauthorised Request\. Portkey did not accept the admin API key configured for tenant "acme": it is wrong, revoked or expired\. The server operator must replace it; retrying will not help\.$/,
+      /^Portkey refused the invite \(HTTP 401, AB05\): Unauthorised Request\. Portkey did not accept the admin API key configured for tenant "acme": it is wrong, revoked or expired, or it lacks the permission to invite users \(Portkey answers 401 for both\)\. The server operator must replace the key or grant it the users permissions; retrying will not help\.$/,
     outcome: 'portkey_AB05',
     upstreamStatus: 401,
     ambiguous: false,
@@ -399,7 +399,7 @@ describe.each(TRANSPORTS)('over the %s transport', (_name, makeTransport) => {
       {
         tenant: 'revoked',
         key: REVOKED_KEY,
-        message: /^Portkey refused the invite \(HTTP 401, AB05\): Unauthorised Request\. Portkey did not accept the admin API key configured for tenant "revoked": it is wrong, revoked or expired\./,
+        message: /^Portkey refused the invite \(HTTP 401, AB05\): Unauthorised Request\. Portkey did not accept the admin API key configured for tenant "revoked": it is wrong, revoked or expired, or it lacks the permission/,
         outcome: 'portkey_AB05',
         status: 401,
       },

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Tenant } from '../tenants/tenant-table.js';
+import { createInviteClaims, type InviteClaims } from '../tools/invite-claims.js';
 import { INVITE_USER, inviteUser, inviteUserDefinition, type InviteAudit } from '../tools/invite-user.js';
 import { inviteUserInput } from '../tools/invite-user-schema.js';
 import { outcomeOf, toolErrorResult } from '../tools/tool-result.js';
@@ -58,10 +59,12 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   // @cfworker/json-schema interprets schemas; Ajv (the SDK default) compiles code, which workerd forbids.
   const jsonSchemaValidator = new CfWorkerJsonSchemaValidator();
   const listTools = createToolsListing({ seed: seedToolsListing(), resolveTenant: deps.resolveTenant, logger: deps.logger });
+  // One per server: the calls it serves never report one invite twice (src/tools/invite-claims.ts).
+  const claims = createInviteClaims();
 
   return async ({ request, parsedBody, caller, requestId, clientAddress }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
-    server.registerTool(INVITE_USER, registeredDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress }, deps));
+    server.registerTool(INVITE_USER, registeredDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress }, deps, claims));
     // tools/list from listings built once (at start-up, then once per tenant policy), never by
     // converting the zod schemas to JSON Schema per call; narrowed to what this caller's tenant may grant.
     server.server.setRequestHandler(ListToolsRequestSchema, () => listTools(caller));
@@ -77,7 +80,13 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   };
 }
 
-async function runInviteUser(input: Record<string, unknown>, caller: Caller, { requestId, clientAddress }: { requestId: string; clientAddress?: string }, deps: McpHandlerDeps) {
+async function runInviteUser(
+  input: Record<string, unknown>,
+  caller: Caller,
+  { requestId, clientAddress }: { requestId: string; clientAddress?: string },
+  deps: McpHandlerDeps,
+  claims: InviteClaims,
+) {
   const started = Date.now();
   const audit: InviteAudit = {};
   // What the audit line shows: the validated arguments, or for invalid_input whatever arrived.
@@ -93,7 +102,7 @@ async function runInviteUser(input: Record<string, unknown>, caller: Caller, { r
     }
     args = parsed.data;
     // Upstream status and latency reach `audit` inside inviteUser, on success and on every Portkey error alike.
-    const result = await inviteUser(parsed.data, { ...deps, caller, audit });
+    const result = await inviteUser(parsed.data, { ...deps, caller, audit, claims });
     if (audit.reconcile === 'matched') outcome = 'invited_confirmed';
     return result;
   } catch (err) {

@@ -6,7 +6,7 @@ import {
 } from '../errors.js';
 import { readPortkeyError } from './error-body.js';
 import { createFetchTransport } from './fetch-transport.js';
-import { readInviteList, type ListedInvite } from './invite-list.js';
+import { readInviteList, readWorkspace, type ListedInvite } from './invite-list.js';
 import { inviteRefusal } from './invite-refusal.js';
 import { quotableToken, redactKey } from './redact.js';
 import { TransportError, type HttpAnswer, type HttpTransport } from './transport.js';
@@ -38,6 +38,18 @@ export interface PortkeyTarget {
   /** e.g. `tenant "acme"`: used in messages in place of the key. */
   label: string;
 }
+
+/** A workspace as Portkey names it: its id (a UUID) and, when given, its slug. */
+export interface WorkspaceIds {
+  id: string;
+  slug: string | undefined;
+}
+
+/**
+ * Invites listed per page. One email has a handful of invites at most; Portkey's default page size
+ * is undocumented, so it is always sent (parameters `pageSize`, `currentPage`, 0-based).
+ */
+export const INVITE_PAGE_SIZE = 100;
 
 export interface PortkeyCallResult<T> {
   value: T;
@@ -81,6 +93,11 @@ export interface PortkeyClient {
    * ToolError when there is no answer, a non-2xx one, or one that is not the documented list.
    */
   listInvites(target: PortkeyTarget, query: { email: string; status: 'pending' }, timeoutMs: number): Promise<PortkeyCallResult<ListedInvite[]>>;
+  /**
+   * `GET /admin/workspaces/{idOrSlug}`: a workspace's id (a UUID) and slug. The invite takes
+   * slugs; other answers name workspaces by UUID (CONTRACT.md), so a lookup compares in one form.
+   */
+  getWorkspace(target: PortkeyTarget, idOrSlug: string, timeoutMs: number): Promise<PortkeyCallResult<WorkspaceIds>>;
   /** The deadline of one invite POST (PORTKEY_TIMEOUT_MS). */
   readonly timeoutMs: number;
 }
@@ -174,7 +191,7 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       return { value, status, latencyMs };
     },
     async listInvites(target, query, timeoutMs) {
-      const search = new URLSearchParams({ email: query.email, status: query.status });
+      const search = new URLSearchParams({ email: query.email, status: query.status, pageSize: String(INVITE_PAGE_SIZE), currentPage: '0' });
       const answer = await exchange(target, {
         method: 'GET',
         path: `/admin/users/invites?${search}`,
@@ -190,6 +207,23 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       const invites = readInviteList(text, target.apiKey);
       if (!invites) throw new PortkeyBadResponseError(answer, `Portkey answered HTTP ${status} to the invite list with something other than {"data": [...]}.`, '');
       return { value: invites, status, latencyMs: answer.latencyMs };
+    },
+    async getWorkspace(target, idOrSlug, timeoutMs) {
+      const answer = await exchange(target, {
+        method: 'GET',
+        path: `/admin/workspaces/${encodeURIComponent(idOrSlug)}`,
+        ifUnknown: 'The workspace could not be read.',
+        ifNotSent: 'nothing was read',
+        timeoutMs,
+      });
+      const { status, text } = answer;
+      if (status < 200 || status > 299) {
+        const error = readPortkeyError(text, target.apiKey);
+        throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to read workspace (HTTP ${status}${error.errorCode ? `, ${error.errorCode}` : ''}).`);
+      }
+      const workspace = readWorkspace(text, target.apiKey);
+      if (!workspace) throw new PortkeyBadResponseError(answer, `Portkey answered HTTP ${status} to the workspace read without an id.`, '');
+      return { value: workspace, status, latencyMs: answer.latencyMs };
     },
   };
 }

@@ -76,6 +76,18 @@ function readWorkspaces(value: unknown, key: string): ListedInvite['workspaces']
   return workspaces.length ? workspaces : undefined;
 }
 
+/** `{id, slug}` from `GET /admin/workspaces/{idOrSlug}`, or undefined when the id is not usable. */
+export function readWorkspace(text: string, key: string): { id: string; slug: string | undefined } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(parsed) || !usable(parsed.id, ID, key)) return undefined;
+  return { id: parsed.id, slug: usable(parsed.slug, ID, key) ? parsed.slug : undefined };
+}
+
 export function parseTimestamp(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = TIMESTAMP.exec(value.trim());

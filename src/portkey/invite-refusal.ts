@@ -22,13 +22,22 @@ export function inviteRefusal(
       advice = 'Correct the arguments named above and call invite_user again.';
       break;
     case 401:
-      advice = `Portkey did not accept the admin API key configured for ${label}: it is wrong, revoked or expired. The server operator must replace it; retrying will not help.`;
+      // Portkey's docs give AB05 both for a wrong key and for a key without the permission.
+      advice =
+        `Portkey did not accept the admin API key configured for ${label}: it is wrong, revoked or expired, or it lacks the permission to invite users ` +
+        '(Portkey answers 401 for both). The server operator must replace the key or grant it the users permissions; retrying will not help.';
       break;
     case 403:
       advice = `The admin API key configured for ${label} lacks the rights to invite users (it must be an organisation admin key allowed to create users), or a workspace is not in the organisation. Check the workspace ids; otherwise the server operator must fix the key.`;
       break;
     case 404:
-      advice = 'Something named in the request does not exist: check the workspace ids or slugs.';
+      // Portkey uses 404 for two things, told apart by errorCode (shared/portkey/errors-and-enums.json).
+      advice =
+        error.errorCode === 'AB02'
+          ? 'Portkey found the request invalid (AB02, request validation): correct the fields its message names and call invite_user again.'
+          : error.errorCode === 'AB08'
+            ? 'Something named in the request does not exist (AB08, not found): check the workspace ids or slugs.'
+            : 'Something named in the request does not exist, or the request was invalid: check the workspace ids or slugs and the fields named above.';
       break;
     case 409:
       advice = `${email} is most likely already invited or already a member; nothing new was created. List the organisation's invites and members for this email instead of inviting again.`;

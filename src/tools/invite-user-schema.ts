@@ -91,6 +91,10 @@ export const inviteUserOutput = z.object({
     .string()
     .optional()
     .describe('Present only when the invite was confirmed by looking it up: its status in Portkey (e.g. "pending").'),
+  unconfirmed_grants: z
+    .array(z.string())
+    .optional()
+    .describe("Present only when the invite was confirmed by looking it up and Portkey's listing does not show some requested grants (workspaces, the API key): those could not be confirmed."),
   email: z.string(),
   role: z.enum(['admin', 'member']),
   workspaces: z.array(z.object({ id: z.string(), role: z.string() })),

@@ -8,6 +8,7 @@ import type { CreateInvite, InviteCreated, PortkeyCallResult, PortkeyClient } fr
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Tenant } from '../tenants/tenant-table.js';
 import { inviteUserInput, inviteUserOutput, type InviteUserArgs, type InviteUserOutput } from './invite-user-schema.js';
+import type { InviteClaims } from './invite-claims.js';
 import { confirmedMessage, reconcileInviteError, type ConfirmedInvite, type ReconcileAudit } from './reconcile-invite.js';
 
 export const INVITE_USER = 'invite_user';
@@ -41,6 +42,8 @@ export interface InviteUserDeps {
   portkey: PortkeyClient;
   adminScope: string | undefined;
   rateLimiters: InviteRateLimiters;
+  /** Invites calls of this server have taken as theirs (a lookup never reports one twice). */
+  claims: InviteClaims;
   /**
    * When the runtime will cut the responses still in flight (ms since the epoch), once it has
    * begun shutting down; undefined otherwise (Node: src/node/lifecycle.ts; Workers: never).
@@ -93,8 +96,11 @@ export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
     result = await deps.portkey.createInvite(target, toCreateInvite(args));
   } catch (err) {
     // Never a second POST: a lost answer or a 409 is settled by one read, or not at all.
-    return confirmedResult(args, await reconcileInviteError(err, { portkey: deps.portkey, target, args, startedAt, audit: deps.audit }));
+    const ctx = { portkey: deps.portkey, target, args, tenantId: tenant.id, claims: deps.claims, startedAt, audit: deps.audit };
+    return confirmedResult(args, await reconcileInviteError(err, ctx));
   }
+  // This invite is this call's: a lookup by a concurrent call for the same email must not report it too.
+  deps.claims.claim(tenant.id, result.value.id);
   deps.audit.upstreamStatus = result.status;
   deps.audit.upstreamLatencyMs = result.latencyMs;
   deps.audit.inviteId = result.value.id;
@@ -140,12 +146,18 @@ function confirmedResult(args: InviteUserArgs, confirmed: ConfirmedInvite) {
   const output: InviteUserOutput = {
     invite_id: confirmed.invite.id,
     invite_status: confirmed.invite.status,
+    ...(confirmed.unconfirmed.length ? { unconfirmed_grants: confirmed.unconfirmed } : {}),
     email: args.email,
     role: args.role,
     workspaces: args.workspaces,
     api_key_requested: args.workspace_api_key_details !== undefined,
   };
-  const text = { message: confirmedMessage(confirmed, args), invite_id: output.invite_id, invite_status: output.invite_status };
+  const text = {
+    message: confirmedMessage(confirmed, args),
+    invite_id: output.invite_id,
+    invite_status: output.invite_status,
+    ...(output.unconfirmed_grants ? { unconfirmed_grants: output.unconfirmed_grants } : {}),
+  };
   return {
     content: [{ type: 'text' as const, text: JSON.stringify(text) }],
     structuredContent: output,

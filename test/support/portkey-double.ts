@@ -9,6 +9,12 @@
  * - `GET {basePath}/admin/users/invites` (query `email`, `status`, `role`, `pageSize`, `currentPage`):
  *   lists the invites it holds (created, or seeded with `seedInvite`), filtered by every query
  *   parameter given, in the shape of examples.json (`created_at` as "YYYY-MM-DD HH:MM:SS", UTC).
+ *   Workspaces are listed as Portkey reports them elsewhere, by id (a UUID per slug, stable for the
+ *   double's life), never echoing the caller's slug; `setListedWorkspaces('hidden' | 'example')`
+ *   omits them, or lists Portkey's own example `[{"workspace_id": "", "role": ""}]`.
+ *   `pageSize` and `currentPage` page the list; the last request's paging is in `requests`.
+ * - `GET {basePath}/admin/workspaces/{idOrSlug}`: `{"id": <uuid>, "slug", "name", "object"}` for any
+ *   slug (every workspace exists) or a UUID it handed out.
  * - anything else: 404 AB08.
  *
  * Every request is recorded (before any check or fault). Faults queued with `failNext` make the
@@ -62,6 +68,8 @@ export type Fault =
    */
   | { kind: 'create-then'; then: Exclude<Fault, { kind: 'create-then' }> };
 
+export type ListedWorkspaces = 'uuid' | 'hidden' | 'example';
+
 export interface PortkeyDoubleOptions {
   adminKeys: string[];
   workspaceKeys?: string[];
@@ -93,6 +101,10 @@ export interface PortkeyDouble {
   /** Adds an invite as if made earlier (default: pending, member, no workspaces, created now). */
   seedInvite(invite: { email: string } & Partial<Omit<DoubleInvite, 'email' | 'body'>>): DoubleInvite;
   setLatency(ms: number): void;
+  /** How the list shows an invite's workspaces: by UUID (default), not at all, or as Portkey's example (`workspace_id: ""`). */
+  setListedWorkspaces(mode: ListedWorkspaces): void;
+  /** The UUID the double gives a workspace slug (the id the list shows for it). */
+  workspaceId(slug: string): string;
   reset(): void;
   close(): Promise<void>;
   stop(): Promise<void>;
@@ -409,6 +421,17 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
 
   const requests: RecordedRequest[] = [];
   const invites: DoubleInvite[] = [];
+  const workspacesPath = `${basePath}/admin/workspaces/`;
+  /** slug → UUID, made on first sight: every slug names a workspace. */
+  const workspaceUuids = new Map<string, string>();
+  const isUuid = (v: string) => [...workspaceUuids.values()].includes(v);
+  const uuidOf = (idOrSlug: string) => {
+    if (isUuid(idOrSlug)) return idOrSlug;
+    let id = workspaceUuids.get(idOrSlug);
+    if (!id) workspaceUuids.set(idOrSlug, (id = randomUUID()));
+    return id;
+  };
+  let listedWorkspaces: ListedWorkspaces = 'uuid';
   const faults: Fault[] = [];
   const listFaults: Fault[] = [];
   const pending = new Set<Pending>();
@@ -588,7 +611,14 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
         accepted_at: null,
         status: inv.status,
         invited_by: invitedBy,
-        workspaces: inv.workspaces.map((w) => ({ ...w })),
+        ...(listedWorkspaces === 'hidden'
+          ? {}
+          : {
+              workspaces:
+                listedWorkspaces === 'example'
+                  ? [{ workspace_id: '', role: '' }]
+                  : inv.workspaces.map((w) => ({ workspace_id: uuidOf(w.workspace_id), role: w.role })),
+            }),
       })),
     });
   }
@@ -628,7 +658,13 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       const answer = createInvite(req, record);
       sendJson(res, answer.status, answer.body);
     } else if (isInvites && method === 'GET') listInvites(req, res, url.searchParams);
-    else sendJson(res, 404, NOT_FOUND);
+    else if (method === 'GET' && url.pathname.startsWith(workspacesPath) && url.pathname.length > workspacesPath.length) {
+      if (!checkKey(req, res)) return;
+      const idOrSlug = decodeURIComponent(url.pathname.slice(workspacesPath.length));
+      const id = uuidOf(idOrSlug);
+      const slug = [...workspaceUuids].find(([, uuid]) => uuid === id)?.[0];
+      sendJson(res, 200, { object: 'workspace', id, slug, name: slug });
+    } else sendJson(res, 404, NOT_FOUND);
   }
 
   const server: Server = createServer((req, res) => {
@@ -723,7 +759,12 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
     setLatency(ms: number) {
       latencyMs = Math.max(0, ms);
     },
+    setListedWorkspaces(mode) {
+      listedWorkspaces = mode;
+    },
+    workspaceId: (slug) => uuidOf(slug),
     reset() {
+      listedWorkspaces = 'uuid';
       cancelPending();
       requests.length = 0;
       invites.length = 0;

@@ -78,7 +78,7 @@ describe('workerd: a lost answer is settled by one lookup (the fetch transport)'
     // One POST, never repeated, then the one read.
     expect(portkey.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       `POST ${PORTKEY_BASE_URL}/admin/users/invites`,
-      `GET ${PORTKEY_BASE_URL}/admin/users/invites?email=lost%40example.com&status=pending`,
+      `GET ${PORTKEY_BASE_URL}/admin/users/invites?email=lost%40example.com&status=pending&pageSize=100&currentPage=0`,
     ]);
     expect(portkey.requests[1]!.headers['x-portkey-api-key']).toBe(SECRETS.portkeyKey);
     const audit = observed.logLines
