@@ -93,6 +93,19 @@ export interface Config {
   httpKeepAliveTimeoutMs: number;
   /** Node: most connections open at once; more are closed as soon as they are accepted. */
   httpMaxConnections: number;
+  /** How long a tenant entry read from an external store (KV, Redis), or its absence, is trusted in this process. */
+  tenantsCacheTtlMs: number;
+  /** Node: shared state for several replicas (REDIS_URL); undefined when each process keeps its own. */
+  redis?: RedisConfig;
+}
+
+export interface RedisConfig {
+  /** REDIS_URL: redis:// or rediss://, credentials allowed. A secret: never logged or echoed, in whole or part. */
+  url: string;
+  /** TENANTS_REDIS_PREFIX: tenants not in TENANTS are looked up at <prefix><tenant id>; undefined: not at all. */
+  tenantsPrefix?: string;
+  /** RATE_LIMIT_REDIS_FALLBACK: while Redis is unreachable, refuse calls (fail closed) or count per process. */
+  fallback: 'none' | 'memory';
 }
 
 
@@ -135,6 +148,12 @@ const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(65_000),
   // Below the usual file-descriptor limit (1024 soft on many systems), with room for Portkey's pool and logs.
   HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(900),
+  // REDIS_URL is checked by redisConfig(), which never echoes it: it may carry a password.
+  REDIS_URL: z.string().optional(),
+  TENANTS_REDIS_PREFIX: z.string().min(1).max(200).optional(),
+  TENANTS_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  RATE_LIMIT_REDIS_FALLBACK: z.enum(['none', 'memory']).default('none'),
+  NODE_ENV: z.string().optional(),
 });
 
 /**
@@ -169,6 +188,8 @@ const HINTS: Record<string, string> = {
   TRUST_PROXY: 'the number of reverse proxies in front of this server that append to X-Forwarded-For, from 0 to 16 (default 0: the header is ignored)',
   SHUTDOWN_DRAIN_MS: 'a whole number of milliseconds from 0 to 600000 (default 0; 10000-15000 behind a load balancer)',
   HTTP_KEEP_ALIVE_TIMEOUT_MS: "a whole number of milliseconds from 1 to 3600000, above your load balancer's idle timeout (default 65000)",
+  TENANTS_CACHE_TTL_MS: 'a whole number of milliseconds from 0 to 3600000 (default 30000)',
+  RATE_LIMIT_REDIS_FALLBACK: 'none (refuse invite_user while Redis is unreachable, the default) or memory (count per process meanwhile)',
   HTTP_MAX_CONNECTIONS: 'a whole number of connections from 1 to 1000000, below the file-descriptor limit (ulimit -n) (default 900)',
 };
 
@@ -281,7 +302,15 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
   const adminScope = e.AUTH_ADMIN_SCOPE === undefined ? (rawEnv.AUTH_ADMIN_SCOPE === undefined ? DEFAULT_ADMIN_SCOPE : undefined) : e.AUTH_ADMIN_SCOPE;
   const requiredScopes = rawEnv.AUTH_REQUIRED_SCOPES === undefined ? [...DEFAULT_REQUIRED_SCOPES] : list(e.AUTH_REQUIRED_SCOPES);
 
-  const multi = e.TENANTS ? 'TENANTS' : options.externalTenants ? 'TENANTS_KV' : undefined;
+  const multi = e.TENANTS ? 'TENANTS' : options.externalTenants ? 'TENANTS_KV' : e.TENANTS_REDIS_PREFIX ? 'TENANTS_REDIS_PREFIX' : undefined;
+  const redis = redisConfig(e, problems);
+  if (e.TENANTS_REDIS_PREFIX && !redis && e.REDIS_URL === undefined) problems.push('TENANTS_REDIS_PREFIX is set without REDIS_URL: set REDIS_URL to the Redis that holds the tenant entries.');
+  if (e.NODE_ENV === 'production' && e.REDIS_URL === undefined && options.listener !== 'platform') {
+    warnings.push(
+      'NODE_ENV is production and REDIS_URL is not set: rate limits count per process, so with several replicas a tenant can send ' +
+        'the limit times the number of replicas. Set REDIS_URL to share them (see "Several replicas" in README.md).',
+    );
+  }
   if (multi && e.PORTKEY_API_KEY) {
     problems.push(`Both PORTKEY_API_KEY and ${multi} are set: choose one (PORTKEY_API_KEY for one tenant, ${multi} for several).`);
   }
@@ -363,7 +392,28 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     httpKeepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
+    tenantsCacheTtlMs: e.TENANTS_CACHE_TTL_MS,
+    redis,
   };
+}
+
+/**
+ * REDIS_URL: redis:// or rediss:// (TLS), with the user and password in the URL as Redis clients
+ * take them, so it is exempt from the plain-URL rule and never repeated in a message.
+ */
+function redisConfig(e: z.infer<typeof envSchema>, problems: string[]): RedisConfig | undefined {
+  if (e.REDIS_URL === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(e.REDIS_URL);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    problems.push('REDIS_URL is not a redis:// or rediss:// URL (its value is not shown: it may hold a password): expected e.g. rediss://user:password@redis.internal:6380/0.');
+    return undefined;
+  }
+  return { url: e.REDIS_URL, tenantsPrefix: e.TENANTS_REDIS_PREFIX, fallback: e.RATE_LIMIT_REDIS_FALLBACK };
 }
 
 /** Every configured URL is a plain origin plus a path (config/urls.ts), named by its variable. */

@@ -21,8 +21,10 @@ async function main(): Promise<void> {
   const stdout = batchedStdout();
   // 1. Configuration, read once; a refusal names every problem and exits.
   let config: Config;
+  let env: Record<string, string | undefined>;
   try {
-    config = loadNodeConfig(await withFreePort(withDotEnv(process.env)));
+    env = await withFreePort(withDotEnv(process.env));
+    config = loadNodeConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) refuseToStart(err, stdout);
     throw err;
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
   // 2. The server.
   let running: RunningServer;
   try {
-    running = await startNodeServer(config, { logger });
+    running = await startNodeServer(config, { logger }, {}, env);
   } catch (err) {
     if (err instanceof ConfigError) refuseToStart(err, stdout);
     console.error(`Cannot start: ${err instanceof Error ? err.message : String(err)}`);

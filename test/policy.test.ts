@@ -429,7 +429,7 @@ describe('audit lines', () => {
     }
     // Only the invited and the Portkey-error calls reached Portkey (the 409 with one lookup after it).
     expect(auditDouble.requests.filter((r) => r.method === 'POST').map((r) => (r.body as { email: string }).email)).toEqual(['in@example.com', 'again@example.com']);
-    expect(auditDouble.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/v1/admin/users/invites?email=again%40example.com&status=pending']);
+    expect(auditDouble.requests.filter((r) => r.method === 'GET').map((r) => r.path)).toEqual(['/v1/admin/users/invites?email=again%40example.com&status=pending&pageSize=100&currentPage=0']);
 
     for (const line of audited.logs) {
       expect(line).not.toContain(ACME_KEY);

@@ -1,5 +1,5 @@
 import { RateLimitedError, RateLimiterUnavailableError } from '../errors.js';
-import type { InviteRateLimiters, RateLimiter } from './rate-limiter.js';
+import type { InviteRateLimiters, RateLimitDecision, RateLimiter } from './rate-limiter.js';
 
 /**
  * Bucket keys. JSON arrays, so no tenant id or subject can be built to land in another's bucket
@@ -11,29 +11,46 @@ export const callerBucket = (tenantId: string, subject: string | undefined): str
 export const tenantBucket = (tenantId: string): string => JSON.stringify(['tenant', tenantId]);
 
 /**
- * Counts one invite against the caller's and the tenant's limits. The caller is checked first,
- * so one runaway caller does not also spend its whole tenant's budget.
+ * Counts one invite against the caller's and the tenant's limits. The caller's limit comes first:
+ * one runaway caller must not also spend its whole tenant's budget. Limiters that can give a call
+ * back (in-process, Redis) are asked together, in one round trip to a shared store, and the
+ * tenant's count is given back when the caller is refused; others are asked in turn.
  */
 export async function enforceRateLimits(limiters: InviteRateLimiters, tenantId: string, subject: string | undefined): Promise<void> {
   const caller = subject === undefined ? `callers without a "sub" claim in tenant ${JSON.stringify(tenantId)}` : `caller ${JSON.stringify(subject)}`;
-  const checks: [string, RateLimiter | undefined, string][] = [
-    [caller, limiters.caller, callerBucket(tenantId, subject)],
-    [`tenant ${JSON.stringify(tenantId)}`, limiters.tenant, tenantBucket(tenantId)],
-  ];
-  for (const [label, limiter, key] of checks) {
-    if (!limiter) continue;
-    let decision;
-    try {
-      decision = await limiter.check(key);
-    } catch {
-      throw new RateLimiterUnavailableError(
-        'The rate limiter is unavailable, so invite_user is refusing calls for now (it fails closed); nothing was sent to Portkey. Try again in a minute.',
-      );
+  const checks: Check[] = [];
+  if (limiters.caller) checks.push({ label: caller, limiter: limiters.caller, key: callerBucket(tenantId, subject) });
+  if (limiters.tenant) checks.push({ label: `tenant ${JSON.stringify(tenantId)}`, limiter: limiters.tenant, key: tenantBucket(tenantId) });
+  if (checks.length === 2 && checks.every((c) => c.limiter.refund)) {
+    const [callerCheck, tenantCheck] = checks as [Check, Check];
+    const [callerDecision, tenantDecision] = await Promise.allSettled([decide(callerCheck), decide(tenantCheck)]);
+    if (callerDecision.status === 'fulfilled' && !callerDecision.value.allowed && tenantDecision.status === 'fulfilled' && tenantDecision.value.allowed) {
+      await tenantCheck.limiter.refund!(tenantCheck.key).catch(() => {});
     }
-    if (!decision.allowed) {
-      throw new RateLimitedError(
-        `Too many invites for ${label}: the rate limit was reached and nothing was sent to Portkey. Retry after ${decision.retryAfterSec} s.`,
-      );
-    }
+    settle(callerCheck, callerDecision);
+    settle(tenantCheck, tenantDecision);
+    return;
+  }
+  for (const check of checks) settle(check, await Promise.allSettled([decide(check)]).then(([d]) => d));
+}
+
+interface Check {
+  label: string;
+  limiter: RateLimiter;
+  key: string;
+}
+
+const decide = (c: Check) => c.limiter.check(c.key);
+
+function settle({ label }: Check, decision: PromiseSettledResult<RateLimitDecision>): void {
+  if (decision.status === 'rejected') {
+    throw new RateLimiterUnavailableError(
+      'The rate limiter is unavailable, so invite_user is refusing calls for now (it fails closed); nothing was sent to Portkey. Try again in a minute.',
+    );
+  }
+  if (!decision.value.allowed) {
+    throw new RateLimitedError(
+      `Too many invites for ${label}: the rate limit was reached and nothing was sent to Portkey. Retry after ${decision.value.retryAfterSec} s.`,
+    );
   }
 }

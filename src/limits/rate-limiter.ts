@@ -12,6 +12,11 @@ export interface RateLimitDecision {
 export interface RateLimiter {
   /** Counts one call against `key`. Throws when the limiter itself is broken. */
   check(key: string): Promise<RateLimitDecision>;
+  /**
+   * Gives back one call counted against `key`. Limiters that can (in-process, Redis) are checked
+   * together, a round trip saved (limits/enforce.ts); those that cannot (Cloudflare's binding), in turn.
+   */
+  refund?(key: string): Promise<void>;
 }
 
 export interface MemoryRateLimiterOptions {
@@ -47,6 +52,10 @@ export function createMemoryRateLimiter(o: MemoryRateLimiterOptions): RateLimite
       w.count += 1;
       const retryAfterSec = Math.max(1, Math.ceil((w.resetAt - t) / 1000));
       return { allowed: w.count <= o.limit, retryAfterSec };
+    },
+    async refund(key) {
+      const w = windows.get(key);
+      if (w && w.count > 0) w.count -= 1;
     },
   };
 }

@@ -11,7 +11,9 @@ import { createLogger } from '../log.js';
 import { MAX_LOOKUP_MS } from '../portkey/call-budget.js';
 import { createUndiciTransport } from '../portkey/undici-transport.js';
 import { createLifecycle, type ShutdownOptions } from './lifecycle.js';
+import { createTenantResolver } from '../tenants/resolve-tenant.js';
 import { boundConnections } from './connection-bounds.js';
+import { createRedisState } from './redis.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './lingering-close.js';
 import { batchedStdout } from './stdout.js';
 
@@ -65,6 +67,8 @@ export async function startNodeServer(
   config: Config,
   deps: AppDeps = {},
   timeoutOverrides: Partial<NodeServerTimeouts> = {},
+  /** Where tenant entries' {"env": NAME} keys are read (Redis tenants): the environment the config was read from. */
+  env: Record<string, string | undefined> = process.env,
 ): Promise<RunningServer> {
   const timeouts: NodeServerTimeouts = { ...DEFAULT_TIMEOUTS, keepAliveTimeout: config.httpKeepAliveTimeoutMs, ...timeoutOverrides };
   if (config.localMode && !config.loopback) {
@@ -80,10 +84,15 @@ export async function startNodeServer(
   const isShuttingDown = deps.isShuttingDown ? () => lifecycle.isShuttingDown() || deps.isShuttingDown!() : lifecycle.isShuttingDown;
   // Default logger: JSON lines to stdout, batched per event-loop turn.
   const logger = deps.logger ?? createLogger(batchedStdout().write, config.logLevel);
+  // REDIS_URL: limits (and tenants, with TENANTS_REDIS_PREFIX) shared by every replica; closed with the server.
+  const redis = config.redis && !deps.rateLimiters ? createRedisState(config, config.redis, logger, env) : undefined;
+  const resolveTenant = deps.resolveTenant ?? (redis?.tenantLookup ? createTenantResolver(config.tenants, config.auth.tenantClaim, redis.tenantLookup) : undefined);
   const { fetch, warmUp } = createApp(config, {
     // The peer of the TCP connection (a proxy's, when behind one: see TRUST_PROXY).
     socketAddress: (c) => getConnInfo(c).remote.address,
     ...deps,
+    rateLimiters: deps.rateLimiters ?? redis?.rateLimiters,
+    resolveTenant,
     transport: deps.transport ?? ownTransport,
     isShuttingDown,
     responsesCutAt: lifecycle.responsesCutAt,
@@ -112,7 +121,10 @@ export async function startNodeServer(
   boundConnections(http, { firstRequestMs: timeouts.headersTimeout, maxConnections: config.httpMaxConnections }, logger);
   lifecycle.attach(http);
   // In-flight Portkey calls have finished with their requests once the server has closed: the pools can go.
-  const closeTransport = () => (ownTransport?.close() ?? Promise.resolve()).catch(() => {});
+  const closeTransport = async () => {
+    await (ownTransport?.close() ?? Promise.resolve()).catch(() => {});
+    await redis?.close();
+  };
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {

@@ -4,7 +4,7 @@ import type { TenantLookup } from './resolve-tenant.js';
 import { parseTenantEntry, type Tenant } from './tenant-table.js';
 import { upstreamHosts } from './upstream-hosts.js';
 
-/** The part of a Workers KV namespace binding this uses. */
+/** The part of a Workers KV namespace binding this uses; any key-value store with a text get fits (Redis on Node). */
 export interface KvNamespaceLike {
   get(key: string, type: 'text'): Promise<string | null>;
 }
@@ -24,6 +24,8 @@ export interface KvTenantOptions {
   logger: Logger;
   /** How long a looked-up entry (or its absence) is trusted in this isolate. */
   ttlMs?: number;
+  /** The store's name in the operator's messages (default TENANTS_KV; the Node entry's Redis store names its prefix). */
+  storeName?: string;
   maxEntries?: number;
   now?: () => number;
 }
@@ -41,6 +43,7 @@ export interface KvTenantOptions {
  */
 export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
   const ttlMs = o.ttlMs ?? 30_000;
+  const storeName = o.storeName ?? 'TENANTS_KV';
   const maxEntries = o.maxEntries ?? 1000;
   // Read the clock through the global at each call (not a reference taken once), so a test's fake clock reaches it.
   const now = o.now ?? (() => Date.now());
@@ -77,13 +80,13 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
       try {
         entry = JSON.parse(text);
       } catch {
-        throw broken(tenantId, 'the entry in TENANTS_KV is not valid JSON');
+        throw broken(tenantId, `the entry in ${storeName} is not valid JSON`);
       }
       try {
         tenant = parseTenantEntry(tenantId, entry, context);
       } catch (err) {
         // parseTenantEntry's messages name the tenant, field and variable, never a value.
-        throw broken(tenantId, `${err instanceof ConfigError ? err.message : 'invalid entry'} (in TENANTS_KV)`);
+        throw broken(tenantId, `${err instanceof ConfigError ? err.message : 'invalid entry'} (in ${storeName})`);
       }
     }
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);

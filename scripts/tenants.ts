@@ -1,0 +1,142 @@
+/**
+ * Tenant entries in Redis (REDIS_URL, TENANTS_REDIS_PREFIX), checked with the server's own parser
+ * and rules before anything is written, so an operator never stores an entry the server refuses:
+ *   npm run -s tenants -- put <tenant id> <file | ->   check and write (JSON from a file or stdin)
+ *   npm run -s tenants -- check <tenant id> <file | -> check only
+ *   npm run -s tenants -- get <tenant id>              print the entry (an inline key is not shown)
+ *   npm run -s tenants -- delete <tenant id>
+ *   npm run -s tenants -- list                         the tenant ids under the prefix
+ * It reads the environment and .env as the server does. REDIS_URL is never printed.
+ */
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { ConfigError, loadConfig, SERVER_VARIABLES, type Config } from '../src/config.js';
+import { parseTenantEntry, TENANT_KEY_PREFIX } from '../src/tenants/tenant-table.js';
+import { upstreamHosts } from '../src/tenants/upstream-hosts.js';
+import { withDotEnv } from '../src/node/env.js';
+
+const USAGE = [
+  'Usage: npm run -s tenants -- <command> [arguments]',
+  '',
+  '  put <tenant id> <file | ->     check the entry with the server\'s rules, then write it',
+  '  check <tenant id> <file | ->   check only; nothing is written',
+  '  get <tenant id>                print the entry (an inline apiKey is not shown)',
+  '  delete <tenant id>             remove the entry',
+  '  list                           the tenant ids stored under TENANTS_REDIS_PREFIX',
+  '',
+  'Needs REDIS_URL and TENANTS_REDIS_PREFIX (environment or .env), as the server reads them.',
+  'Every replica serves a written entry within TENANTS_CACHE_TTL_MS (default 30 s).',
+].join('\n');
+
+function fail(message: string, code = 1): never {
+  console.error(message);
+  process.exit(code);
+}
+
+const [command, id, source, ...extra] = process.argv.slice(2);
+if (!command || command === '--help' || command === '-h') fail(USAGE, command ? 0 : 2);
+const arity: Record<string, number> = { put: 2, check: 2, get: 1, delete: 1, list: 0 };
+if (!(command in arity)) fail(`Unknown command ${JSON.stringify(command)}.\n\n${USAGE}`, 2);
+const given = [id, source].filter((a) => a !== undefined).length;
+if (given !== arity[command] || extra.length) fail(`${command} takes ${arity[command]} argument(s).\n\n${USAGE}`, 2);
+
+const env = withDotEnv(process.env);
+let config: Config;
+try {
+  // Only the settings the entry rules depend on; the server's key source does not matter here.
+  config = loadConfig({ ...env, AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_PUBLIC_KEY: undefined, AUTH_JWKS_URL: undefined, PORTKEY_API_KEY: undefined, TENANTS: undefined });
+} catch (err) {
+  if (err instanceof ConfigError) fail(`Configuration error: ${err.problems.join('\n')}`);
+  throw err;
+}
+const redisConfig = config.redis;
+if (!redisConfig?.tenantsPrefix) fail('REDIS_URL and TENANTS_REDIS_PREFIX must both be set (environment or .env).');
+const prefix = redisConfig.tenantsPrefix;
+
+/** Checks an entry exactly as the server will read it from Redis; returns the JSON to store. */
+function checkEntry(tenantId: string, text: string): string {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(text);
+  } catch {
+    fail(`The entry for ${JSON.stringify(tenantId)} is not valid JSON.`);
+  }
+  // The server resolves {"env": NAME} on each replica; here a variable that is not set is only a warning.
+  const ownVariable = typeof entry === 'object' && entry && typeof (entry as { apiKey?: { env?: unknown } }).apiKey === 'object'
+    ? (entry as { apiKey: { env?: unknown } }).apiKey.env
+    : undefined;
+  const keyEnv = { ...env };
+  if (typeof ownVariable === 'string' && ownVariable.startsWith(TENANT_KEY_PREFIX) && !keyEnv[ownVariable]) {
+    keyEnv[ownVariable] = 'placeholder-key';
+    console.error(`Note: ${ownVariable} is not set here; it must be set on every replica, or calls for ${JSON.stringify(tenantId)} are refused.`);
+  }
+  try {
+    parseTenantEntry(tenantId, entry, {
+      env: keyEnv,
+      defaultBaseUrl: config.portkeyBaseUrl,
+      allowedHosts: upstreamHosts(config.portkeyAllowedHosts, config.portkeyBaseUrl),
+      serverVariables: SERVER_VARIABLES,
+      insecureHttpHosts: config.insecureHttpHosts,
+      external: true,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`Refused: ${err.message}`);
+    throw err;
+  }
+  return JSON.stringify(entry);
+}
+
+function readSource(from: string): string {
+  try {
+    return readFileSync(from === '-' ? 0 : from, 'utf8');
+  } catch (err) {
+    fail(`Cannot read ${from === '-' ? 'standard input' : JSON.stringify(from)} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
+  }
+}
+
+/** The entry as stored, with an inline key replaced by a note: the key is a secret. */
+function shown(text: string): string {
+  try {
+    const entry = JSON.parse(text) as { apiKey?: unknown };
+    if (typeof entry.apiKey === 'string') entry.apiKey = `<inline key, ${entry.apiKey.length} characters, not shown>`;
+    return JSON.stringify(entry, null, 2);
+  } catch {
+    return '<not valid JSON: the server refuses this entry; put a valid one>';
+  }
+}
+
+if (command === 'check') {
+  checkEntry(id!, readSource(source!));
+  console.log(`OK: the entry for ${JSON.stringify(id)} follows the server's rules.`);
+  process.exit(0);
+}
+
+const client = new Redis(redisConfig.url, { connectTimeout: 3_000, commandTimeout: 3_000, maxRetriesPerRequest: 1, enableOfflineQueue: true, retryStrategy: () => null });
+client.on('error', () => {});
+try {
+  if (command === 'put') {
+    const json = checkEntry(id!, readSource(source!));
+    await client.set(`${prefix}${id}`, json);
+    console.log(`Stored the entry for ${JSON.stringify(id)} at ${prefix}${id}; every replica serves it within ${config.tenantsCacheTtlMs} ms.`);
+  } else if (command === 'get') {
+    const text = await client.get(`${prefix}${id}`);
+    if (text === null) fail(`No entry for ${JSON.stringify(id)} at ${prefix}${id}.`);
+    console.log(shown(text));
+  } else if (command === 'delete') {
+    const removed = await client.del(`${prefix}${id}`);
+    console.log(removed ? `Deleted the entry for ${JSON.stringify(id)}.` : `No entry for ${JSON.stringify(id)}; nothing deleted.`);
+  } else {
+    const ids: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 500);
+      cursor = next;
+      ids.push(...keys.map((k) => k.slice(prefix.length)));
+    } while (cursor !== '0');
+    console.log(ids.sort().join('\n'));
+  }
+} catch (err) {
+  fail(`Redis could not be reached or refused the command (${(err as NodeJS.ErrnoException).code ?? (err as Error).name}); REDIS_URL is not shown.`);
+} finally {
+  client.disconnect();
+}

@@ -1,0 +1,173 @@
+/**
+ * Several replicas sharing one Redis (issue 21), through two real server processes (the Node
+ * entry as a child, as in production) and a real redis-server: the tenant limit holds across
+ * both; a tenant entry written with the CLI is served by both; a rotated key is used by both
+ * within TENANTS_CACHE_TTL_MS; Redis killed gives a quick, clear, retryable error (nothing sent,
+ * audited, one warn line) and Redis back brings invites back without a restart; the Redis
+ * password is in no log line.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRETS, inviteCall, observed, token } from './support/harness.js';
+import { repo, startChild, waitFor, type Started } from './support/child.js';
+import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
+import { redisUnavailable, startTestRedis, type TestRedis } from './support/redis-server.js';
+
+const skipped = redisUnavailable();
+if (skipped) console.warn(skipped);
+
+const entry = fileURLToPath(new URL('../src/node.ts', import.meta.url));
+const tsx = fileURLToPath(import.meta.resolve('tsx'));
+const KEY_A = 'pk-redis-tenant-SECRET-a1';
+const KEY_B = 'pk-redis-tenant-SECRET-b2';
+
+describe.skipIf(!!skipped)('two replicas sharing one Redis', () => {
+  let redis: TestRedis;
+  let portkey: PortkeyDouble;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    observed.secrets.add(redis.password);
+    observed.secrets.add(KEY_A);
+    observed.secrets.add(KEY_B);
+    portkey = await startPortkeyDouble({ adminKeys: [SECRETS.portkeyKey, KEY_A, KEY_B] });
+  });
+  afterAll(async () => {
+    await portkey?.close();
+    await redis?.close();
+  });
+
+  const baseEnv = (extra: Record<string, string> = {}) => ({
+    PORT: '0',
+    AUTH_JWT_SECRET: SECRETS.jwtSecret,
+    PUBLIC_URL: 'http://mcp.test',
+    PORTKEY_BASE_URL: portkey.url,
+    REDIS_URL: redis.url,
+    RATE_LIMIT_CALLER_PER_MINUTE: '0',
+    ...extra,
+  });
+
+  async function replica(extra: Record<string, string>): Promise<Started & { url: string }> {
+    const s = startChild(process.execPath, ['--import', tsx, entry], baseEnv(extra));
+    await waitFor(() => s.stdout().includes('"event":"server.started"') || s.child.exitCode !== null, 'a replica to start');
+    if (!s.stdout().includes('server.started')) throw new Error(`replica did not start: ${s.stderr()}`);
+    return Object.assign(s, { url: /"url":"([^"]+)"/.exec(s.stdout())![1]! });
+  }
+
+  async function invite(url: string, email: string, bearer: string): Promise<{ isError?: boolean; text: string }> {
+    const res = await fetch(`${url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(inviteCall({ email, role: 'member', workspaces: [] })),
+    });
+    const text = await res.text();
+    observed.responses.push(text);
+    const result = JSON.parse(text).result;
+    return { isError: result.isError, text: result.content[0].text };
+  }
+
+  const logsOf = (...replicas: Started[]) => replicas.map((r) => r.stdout() + r.stderr()).join('\n');
+  const events = (r: Started, name: string) =>
+    r.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === name);
+
+  function cli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, ['--import', tsx, 'scripts/tenants.ts', ...args], {
+      cwd: repo,
+      input,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH!, REDIS_URL: redis.url, TENANTS_REDIS_PREFIX: 'tenants:', PORTKEY_BASE_URL: portkey.url },
+    });
+    expect(r.stdout + r.stderr).not.toContain(redis.password);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('a tenant limit holds across both replicas', async () => {
+    portkey.reset();
+    const env = { PORTKEY_API_KEY: SECRETS.portkeyKey, RATE_LIMIT_TENANT_PER_MINUTE: '3' };
+    const [a, b] = await Promise.all([replica(env), replica(env)]);
+    const bearer = await token();
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await invite([a, b][i % 2]!.url, `limit-${i}@example.com`, bearer));
+    expect(results.map((r) => !!r.isError)).toEqual([false, false, false, true, true, true]);
+    expect(results[3]!.text).toMatch(/Too many invites for tenant "default".*Retry after \d+ s/);
+    expect(portkey.requests.filter((r) => r.method === 'POST')).toHaveLength(3);
+    expect(logsOf(a, b)).not.toContain(redis.password);
+  });
+
+  it('a tenant entry written with the CLI is served by both; a rotated key is used by both within the TTL', async () => {
+    portkey.reset();
+    const bad = cli(['put', 'acme', '-'], JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_GLOBEX' } }));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/Refused: Tenant "acme": apiKey: .*not this tenant's key variable/);
+    expect(cli(['put', 'acme', '-'], JSON.stringify({ apiKey: KEY_A })).status).toBe(0);
+    const shown = cli(['get', 'acme']);
+    expect(shown.stdout).toContain('not shown');
+    expect(shown.stdout).not.toContain(KEY_A);
+    expect(cli(['list']).stdout.trim()).toBe('acme');
+
+    const env = { TENANTS_REDIS_PREFIX: 'tenants:', TENANTS_CACHE_TTL_MS: '500', RATE_LIMIT_TENANT_PER_MINUTE: '0' };
+    const [a, b] = await Promise.all([replica(env), replica(env)]);
+    const bearer = await token({ claims: { org_id: 'acme' } });
+    for (const [i, r] of [a, b].entries()) expect((await invite(r.url, `cli-${i}@example.com`, bearer)).isError).toBeFalsy();
+    expect(portkey.requests.map((r) => r.headers['x-portkey-api-key'])).toEqual([KEY_A, KEY_A]);
+
+    expect(cli(['put', 'acme', '-'], JSON.stringify({ apiKey: KEY_B })).status).toBe(0);
+    await new Promise((r) => setTimeout(r, 700));
+    portkey.reset();
+    for (const [i, r] of [a, b].entries()) expect((await invite(r.url, `rotated-${i}@example.com`, bearer)).isError).toBeFalsy();
+    expect(portkey.requests.map((r) => r.headers['x-portkey-api-key'])).toEqual([KEY_B, KEY_B]);
+
+    // An unknown tenant is refused, naming the claim; nothing is sent.
+    const unknown = await invite(a.url, 'ghost@example.com', await token({ claims: { org_id: 'ghost' } }));
+    expect(unknown.isError).toBe(true);
+    expect(cli(['delete', 'acme']).status).toBe(0);
+    expect(logsOf(a, b)).not.toContain(redis.password);
+    expect(logsOf(a, b)).not.toContain(KEY_A);
+  });
+
+  it('Redis killed: a quick, clear, retryable error, nothing sent, audited, one warn line; Redis back: invites again, no restart', async (ctx) => {
+    if (!redis.own) ctx.skip();
+    portkey.reset();
+    const env = { PORTKEY_API_KEY: SECRETS.portkeyKey, RATE_LIMIT_TENANT_PER_MINUTE: '100' };
+    const a = await replica(env);
+    const bearer = await token();
+    expect((await invite(a.url, 'before@example.com', bearer)).isError).toBeFalsy();
+
+    await redis.kill();
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      const r = await invite(a.url, `down-${i}@example.com`, bearer);
+      outcomes.push({ ...r, ms: Date.now() - started });
+    }
+    for (const o of outcomes) {
+      expect(o.isError).toBe(true);
+      expect(o.text).toMatch(/rate limiter is unavailable.*nothing was sent to Portkey\. Try again/);
+      expect(o.ms).toBeLessThan(5_000); // bounded by the client's 1 s timeouts, not hung
+    }
+    expect(portkey.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
+    await waitFor(() => events(a, 'audit.invite_user').length === 4, 'the audit lines');
+    expect(events(a, 'audit.invite_user').slice(1).map((e) => e.outcome)).toEqual(['rate_limiter_unavailable', 'rate_limiter_unavailable', 'rate_limiter_unavailable']);
+    expect(events(a, 'redis.unavailable')).toHaveLength(1);
+
+    await redis.restart();
+    await waitFor(() => events(a, 'redis.recovered').length === 1, 'the replica to reconnect');
+    expect((await invite(a.url, 'after@example.com', bearer)).isError).toBeFalsy();
+    expect(logsOf(a)).not.toContain(redis.password);
+  });
+
+  it('with RATE_LIMIT_REDIS_FALLBACK=memory, calls go on (counted per process) while Redis is down, and that is logged', async (ctx) => {
+    if (!redis.own) ctx.skip();
+    portkey.reset();
+    const a = await replica({ PORTKEY_API_KEY: SECRETS.portkeyKey, RATE_LIMIT_TENANT_PER_MINUTE: '100', RATE_LIMIT_REDIS_FALLBACK: 'memory' });
+    await redis.kill();
+    try {
+      expect((await invite(a.url, 'fallback@example.com', await token())).isError).toBeFalsy();
+      await waitFor(() => events(a, 'redis.unavailable').length === 1, 'the warn line');
+      expect(events(a, 'redis.unavailable')[0]!.effect).toMatch(/count per process/);
+    } finally {
+      await redis.restart();
+    }
+  });
+});
