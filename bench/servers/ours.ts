@@ -5,7 +5,8 @@
  * configuration a deployment would have.
  *
  * Env: PORT, PUBLIC_URL, PORTKEY_BASE_URL, PORTKEY_API_KEY, and either AUTH_JWT_SECRET (HS256) or
- * AUTH_JWKS_URL + AUTH_ISSUER (RS256 from a JWKS).
+ * AUTH_JWKS_URL + AUTH_ISSUER (RS256 from a JWKS). bench/redis-limits.ts also sets
+ * RATE_LIMIT_TENANT_PER_MINUTE / RATE_LIMIT_CALLER_PER_MINUTE (limits on, never reached) and REDIS_URL.
  */
 import { loadConfig } from '../../src/config.js';
 import { startNodeServer } from '../../src/node.js';
@@ -20,8 +21,9 @@ const config = loadConfig({
   AUTH_ISSUER: process.env.AUTH_ISSUER,
   PORTKEY_API_KEY: requireEnv('PORTKEY_API_KEY'),
   PORTKEY_BASE_URL: requireEnv('PORTKEY_BASE_URL'),
-  RATE_LIMIT_TENANT_PER_MINUTE: '0',
-  RATE_LIMIT_CALLER_PER_MINUTE: '0',
+  RATE_LIMIT_TENANT_PER_MINUTE: process.env.RATE_LIMIT_TENANT_PER_MINUTE ?? '0',
+  RATE_LIMIT_CALLER_PER_MINUTE: process.env.RATE_LIMIT_CALLER_PER_MINUTE ?? '0',
+  REDIS_URL: process.env.REDIS_URL,
 });
 
 // No deps: whatever logger and Portkey transport (undici on Node) production uses by default is what is measured.

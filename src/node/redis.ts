@@ -39,6 +39,9 @@ export function createRedisState(config: Config, redis: RedisConfig, logger: Log
     // Reconnect by itself, backing off to once a second.
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     lazyConnect: false,
+    // Commands issued in the same event-loop turn (the two limits of a call, and those of concurrent
+    // calls) go out in one write: one round trip per call, fewer syscalls under load.
+    enableAutoPipelining: true,
   });
   watchOutages(client, logger, redis.fallback);
 

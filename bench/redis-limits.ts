@@ -1,0 +1,131 @@
+/**
+ * What shared limits cost: invite_user throughput (HS256, c=64) with both rate limits on and kept
+ * in Redis (REDIS_URL, bench/servers/ours.ts) against the same server with in-memory limits, in
+ * one run, runs interleaved (memory, redis, memory, redis, …) so drift hits both alike. The limits
+ * are set far above what the run can reach, so every call is counted and none is refused.
+ *
+ *   node --import tsx bench/redis-limits.ts [--duration 10] [--repeats 3] [--update]
+ *
+ * Needs redis-server (Debian package); starts its own on a free loopback port, no persistence.
+ * Writes bench/results/tmp/redis-limits-<time>.json (or bench/results/ with --update) and the
+ * "Shared limits (Redis)" section of latest.md there.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { makeFixtures, SCENARIO_DEFS } from './perf/fixtures.js';
+import { load } from './perf/load.js';
+import { resultsDir, timestamp } from './perf/results-dir.js';
+import { killChildrenOnExit, Proc, startStub, targetEnv } from './perf/targets.js';
+
+const { values } = parseArgs({
+  options: { duration: { type: 'string', default: '10' }, repeats: { type: 'string', default: '3' }, update: { type: 'boolean', default: false } },
+  strict: true,
+});
+const duration = Number(values.duration);
+const repeats = Number(values.repeats);
+const CONNECTIONS = 64;
+const LIMIT = '100000000';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  killChildrenOnExit();
+  const port = await freePort();
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: true });
+  process.on('exit', () => {
+    try {
+      process.kill(-redis.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  for (let i = 0; ; i++) {
+    try {
+      execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
+      break;
+    } catch {
+      if (i > 200) throw new Error('redis-server did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const fx = await makeFixtures();
+  const stub = await startStub();
+  const scenario = SCENARIO_DEFS['invite-hs256'];
+  const base = { ...targetEnv('ours', 'hs256', stub.url, fx, 'x'), RATE_LIMIT_TENANT_PER_MINUTE: LIMIT, RATE_LIMIT_CALLER_PER_MINUTE: LIMIT };
+  const memory = await Proc.start('ours-memory-limits', 'ours.ts', base);
+  const redisTarget = await Proc.start('ours-redis-limits', 'ours.ts', { ...base, REDIS_URL: `redis://127.0.0.1:${port}` });
+  const targets = { memory, redis: redisTarget } as const;
+  const rps: Record<keyof typeof targets, number[]> = { memory: [], redis: [] };
+  const p99: Record<keyof typeof targets, number[]> = { memory: [], redis: [] };
+  for (const t of Object.values(targets)) await load({ port: t.port, scenario, fx, connections: CONNECTIONS, duration: 2 }); // warm-up
+  for (let r = 0; r < repeats; r++) {
+    for (const name of ['memory', 'redis'] as const) {
+      const res = await load({ port: targets[name].port, scenario, fx, connections: CONNECTIONS, duration });
+      if (res.errors || res.non2xx || res.mismatches) throw new Error(`${name}: ${res.errors} errors, ${res.non2xx} non-2xx, ${res.mismatches} refused or wrong answers`);
+      rps[name].push(res.rps);
+      p99[name].push(res.latencyMs.p99);
+      process.stderr.write(`${name} run ${r + 1}: ${res.rps.toFixed(0)} calls/s, p99 ${res.latencyMs.p99.toFixed(1)} ms\n`);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const result = {
+    measuredAt: new Date().toISOString(),
+    connections: CONNECTIONS,
+    durationS: duration,
+    repeats,
+    rps: { memory: median(rps.memory), redis: median(rps.redis) },
+    p99Ms: { memory: median(p99.memory), redis: median(p99.redis) },
+    ratio: median(rps.redis) / median(rps.memory),
+    runs: { rps, p99 },
+  };
+  const dir = resultsDir(values.update);
+  writeFileSync(join(dir, `redis-limits-${timestamp()}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeSection(dir, result);
+  console.log(
+    `invite_user, c=${CONNECTIONS}: in-memory limits ${result.rps.memory.toFixed(0)} calls/s, Redis limits ${result.rps.redis.toFixed(0)} calls/s: ` +
+      `${result.ratio.toFixed(3)}× (target ≥ 0.9×); p99 ${result.p99Ms.memory.toFixed(1)} ms vs ${result.p99Ms.redis.toFixed(1)} ms`,
+  );
+  process.exit(0);
+}
+
+/** Replaces (or adds) the section of latest.md between the markers, leaving the rest as it is. */
+function writeSection(dir: string, r: { measuredAt: string; connections: number; durationS: number; repeats: number; rps: Record<string, number>; p99Ms: Record<string, number>; ratio: number }): void {
+  const file = join(dir, 'latest.md');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    /* a new file */
+  }
+  const start = '<!-- redis-limits -->';
+  const end = '<!-- /redis-limits -->';
+  const section = [
+    start,
+    '## Shared limits (Redis)',
+    '',
+    `Measured ${r.measuredAt} by \`npm run bench:redis\`: invite_user (HS256), c=${r.connections}, ${r.repeats} interleaved runs of ${r.durationS} s each, medians; both limits on (never reached), one redis-server on loopback.`,
+    '',
+    '| limits | calls/s | p99 ms |',
+    '|---|---|---|',
+    `| in memory (per process) | ${r.rps.memory!.toFixed(0)} | ${r.p99Ms.memory!.toFixed(1)} |`,
+    `| Redis (shared by replicas) | ${r.rps.redis!.toFixed(0)} | ${r.p99Ms.redis!.toFixed(1)} |`,
+    '',
+    `Ratio Redis / in memory: **${r.ratio.toFixed(3)}×** (target ≥ 0.9×).`,
+    end,
+  ].join('\n');
+  const at = text.indexOf(start);
+  const next = at >= 0 ? `${text.slice(0, at)}${section}${text.slice(text.indexOf(end) + end.length)}` : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+}
+
+void main();
