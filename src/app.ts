@@ -17,10 +17,13 @@ import type { AppEnv } from './http/app-env.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
 import { readMcpMessage } from './http/read-mcp-message.js';
 import { stepUpForAdminInvite } from './http/step-up.js';
-import { createMcpHandler } from './mcp/mcp-handler.js';
+
 import { createPortkeyClient } from './portkey/client.js';
 import type { HttpTransport } from './portkey/transport.js';
 import { createTenantResolver, keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
+import { createTelemetry, type Telemetry } from './telemetry/telemetry.js';
+import { mcpRequestInfo, metaOf } from './telemetry/mcp-request-info.js';
+import { createMcpHandler, SERVER_INFO } from './mcp/mcp-handler.js';
 import { createReadinessCheck } from './readiness.js';
 
 
@@ -36,6 +39,8 @@ export interface AppDeps {
   socketAddress?: (c: Context) => string | undefined;
   /** True once the runtime has begun shutting down: /readyz answers 503 from then on (Node). */
   isShuttingDown?: () => boolean;
+  /** Traces and metrics; by default through the global OpenTelemetry API (a no-op until a runtime registers an SDK). */
+  telemetry?: Telemetry;
   /** Once shutdown has begun: when responses still in flight will be cut (ms since the epoch); no POST starts that could not answer by then. */
   responsesCutAt?: () => number | undefined;
 }
@@ -57,16 +62,19 @@ const PROBE_PATHS = new Set(['/healthz', '/readyz']);
 /** Builds the whole server once; nothing in here reads the environment or touches a runtime API. */
 export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   const logger = deps.logger ?? createLogger();
+  // Read after the runtime has registered its OpenTelemetry SDK, if any (src/node/telemetry.ts).
+  const telemetry = deps.telemetry ?? createTelemetry(SERVER_INFO.version);
   const verify = createTokenVerifier(config.auth);
   const resolveTenant = deps.resolveTenant ?? createTenantResolver(config.tenants, config.auth.tenantClaim);
   const handleMcp = createMcpHandler({
     resolveTenant,
     keyLabel: (tenant) => keyLabel(config.tenants, tenant),
-    portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, transport: deps.transport }),
+    portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, transport: deps.transport, telemetry }),
     adminScope: config.auth.adminScope,
     rateLimiters: deps.rateLimiters ?? memoryRateLimiters(config),
     logger,
     responsesCutAt: deps.responsesCutAt,
+    telemetry,
   });
   const metadata = protectedResourceMetadata(config, allScopes(config.auth));
   const readiness = createReadinessCheck({ config, keysReady: verify.keysReady, isShuttingDown: deps.isShuttingDown ?? (() => false) });
@@ -143,33 +151,39 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     app.use(path, corsForMcp);
     app.post(
       path,
-      authenticate({ config, verify, logger }),
+      authenticate({ config, verify, logger, telemetry }),
       bodyLimitByLength(config.maxBodyBytes, tooLarge, bodyLimit({ maxSize: config.maxBodyBytes, onError: tooLarge })),
       async (c) => {
         const caller = c.get('caller')!;
         const message = await readMcpMessage(c);
         if (message instanceof Response) return message;
         const address = clientAddress(deps.socketAddress?.(c), c.req.header('x-forwarded-for'), config.trustProxyHops);
-        const stepUp = await stepUpForAdminInvite({
-          config,
-          caller,
-          message: message.body,
-          resolveTenant,
-          logger,
-          requestId: c.get('requestId'),
-          tenantId: c.get('tenant'),
-          clientAddress: address,
-        });
-        if (stepUp) {
-          const { scopes, description } = stepUp;
-          return bearerError(c, config, 403, { error: 'insufficient_scope', scopes, description }, { error: 'insufficient_scope', error_description: description });
-        }
-        return handleMcp({
-          request: message.request,
-          parsedBody: message.body,
-          caller,
-          requestId: c.get('requestId'),
-          clientAddress: address,
+        return telemetry.mcpRequest(mcpRequestInfo(message.body, c.req.header('mcp-protocol-version')), c.req.raw.headers, metaOf(message.body), async (outcome) => {
+          const stepUp = await stepUpForAdminInvite({
+            config,
+            caller,
+            message: message.body,
+            resolveTenant,
+            logger,
+            requestId: c.get('requestId'),
+            tenantId: c.get('tenant'),
+            clientAddress: address,
+          });
+          if (stepUp) {
+            const { scopes, description } = stepUp;
+            outcome.errorType = '403';
+            return bearerError(c, config, 403, { error: 'insufficient_scope', scopes, description }, { error: 'insufficient_scope', error_description: description });
+          }
+          const response = await handleMcp({
+            request: message.request,
+            parsedBody: message.body,
+            caller,
+            requestId: c.get('requestId'),
+            clientAddress: address,
+            outcome,
+          });
+          if (response.status >= 400) outcome.errorType ??= String(response.status);
+          return response;
         });
       },
     );

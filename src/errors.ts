@@ -130,6 +130,13 @@ export class AlreadyInvitedError extends PortkeyAnsweredError {
 /** Too many invite_user calls for a tenant or caller; nothing was sent upstream. */
 export class RateLimitedError extends ToolError {
   readonly code = 'rate_limited';
+  constructor(
+    message: string,
+    /** Which limit refused the call. */
+    readonly limit: 'caller' | 'tenant' = 'tenant',
+  ) {
+    super(message);
+  }
 }
 
 /**

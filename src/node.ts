@@ -12,6 +12,7 @@ import { withDotEnv } from './node/env.js';
 import { loadNodeConfig, refuseToStart, withFreePort } from './node/node-config.js';
 import { startNodeServer, shutdownDeadlineMs, type RunningServer } from './node/server.js';
 import { handleSignals } from './node/signals.js';
+import { startTelemetry } from './node/telemetry.js';
 import { batchedStdout } from './node/stdout.js';
 
 export { loadNodeConfig, readNodeEnv } from './node/node-config.js';
@@ -31,7 +32,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(stdout.write, config.logLevel);
   for (const message of config.warnings) logger.warn('config.warning', { message });
-  // 2. The server.
+  // 2. Telemetry, when OTEL_* variables ask for it: before the app, whose meters it must provide.
+  const telemetry = await startTelemetry(env, logger);
+  // 3. The server.
   let running: RunningServer;
   try {
     running = await startNodeServer(config, { logger }, {}, env);
@@ -41,9 +44,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info('server.started', { url: running.url, resource: config.resource, local_mode: config.localMode, tenants: config.tenants.mode });
-  // 3. Local mode: a token and a curl to try.
+  // 4. Local mode: a token and a curl to try.
   if (config.localMode) await printLocalBanner(config, logger);
-  // 4. Signals: drain, stop accepting, let calls in flight finish.
+  // 5. Signals: drain, stop accepting, let calls in flight finish, export what telemetry holds.
   handleSignals({
     logger,
     stdout,
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
         onStopAccepting: () => logger.info('server.not_accepting', {}),
       });
       if (cutResponses > 0) logger.warn('server.cut_responses', { responses: cutResponses, deadline_ms: deadlineMs });
+      await telemetry?.shutdown();
     },
   });
 }

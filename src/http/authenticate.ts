@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import { bearerError } from './bearer-error.js';
 import { InvalidTokenError, KeySourceUnavailableError, type TokenVerifier } from '../auth/verifier.js';
 import type { Config } from '../config.js';
@@ -11,7 +12,7 @@ import { jsonRpcError } from './json-rpc-error.js';
  * The token is only verified here; it is never forwarded anywhere (MCP "token passthrough" is
  * forbidden), and never logged.
  */
-export function authenticate({ config, verify, logger }: { config: Config; verify: TokenVerifier; logger: Logger }): MiddlewareHandler<AppEnv> {
+export function authenticate({ config, verify, logger, telemetry }: { config: Config; verify: TokenVerifier; logger: Logger; telemetry?: Pick<Telemetry, 'authRejected'> }): MiddlewareHandler<AppEnv> {
   const required = config.auth.requiredScopes;
   return async (c, next) => {
     const header = c.req.header('authorization');
@@ -20,6 +21,7 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
       // RFC 6750 §3.1: no credentials, or another scheme (Basic…), gets a bare challenge without
       // an error code; only a malformed Bearer header is an invalid_request.
       const malformed = header !== undefined && /^bearer(\s|$)/i.test(header);
+      telemetry?.authRejected(malformed ? 'format' : 'missing');
       return malformed
         ? bearerError(
             c,
@@ -37,6 +39,7 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
       if (err instanceof KeySourceUnavailableError) return keysUnavailable(c, config, logger, err);
       const e = err instanceof InvalidTokenError ? err : new InvalidTokenError('ERR_UNKNOWN', 'The token could not be verified');
       logger.info('auth.rejected', { request_id: c.get('requestId'), reason: e.code, check: e.check });
+      telemetry?.authRejected(e.check);
       return bearerError(c, config, 401, { error: 'invalid_token', description: e.description, scopes: required }, { error: 'invalid_token', error_description: `${e.description}.` });
     }
     c.set('caller', caller);
@@ -47,6 +50,7 @@ export function authenticate({ config, verify, logger }: { config: Config; verif
     if (missing.length) {
       // RFC 6750 §3.1 / MCP authorization "scope challenge": name every scope the operation needs.
       const description = `The token lacks the required scope(s): ${missing.join(' ')}`;
+      telemetry?.authRejected('scope');
       return bearerError(c, config, 403, { error: 'insufficient_scope', description, scopes: required }, { error: 'insufficient_scope', error_description: `${description}.` });
     }
     await next();

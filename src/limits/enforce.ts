@@ -19,8 +19,8 @@ export const tenantBucket = (tenantId: string): string => JSON.stringify(['tenan
 export async function enforceRateLimits(limiters: InviteRateLimiters, tenantId: string, subject: string | undefined): Promise<void> {
   const caller = subject === undefined ? `callers without a "sub" claim in tenant ${JSON.stringify(tenantId)}` : `caller ${JSON.stringify(subject)}`;
   const checks: Check[] = [];
-  if (limiters.caller) checks.push({ label: caller, limiter: limiters.caller, key: callerBucket(tenantId, subject) });
-  if (limiters.tenant) checks.push({ label: `tenant ${JSON.stringify(tenantId)}`, limiter: limiters.tenant, key: tenantBucket(tenantId) });
+  if (limiters.caller) checks.push({ kind: 'caller', label: caller, limiter: limiters.caller, key: callerBucket(tenantId, subject) });
+  if (limiters.tenant) checks.push({ kind: 'tenant', label: `tenant ${JSON.stringify(tenantId)}`, limiter: limiters.tenant, key: tenantBucket(tenantId) });
   if (checks.length === 2 && checks.every((c) => c.limiter.refund)) {
     const [callerCheck, tenantCheck] = checks as [Check, Check];
     const [callerDecision, tenantDecision] = await Promise.allSettled([decide(callerCheck), decide(tenantCheck)]);
@@ -35,6 +35,7 @@ export async function enforceRateLimits(limiters: InviteRateLimiters, tenantId: 
 }
 
 interface Check {
+  kind: 'caller' | 'tenant';
   label: string;
   limiter: RateLimiter;
   key: string;
@@ -42,7 +43,7 @@ interface Check {
 
 const decide = (c: Check) => c.limiter.check(c.key);
 
-function settle({ label }: Check, decision: PromiseSettledResult<RateLimitDecision>): void {
+function settle({ kind, label }: Check, decision: PromiseSettledResult<RateLimitDecision>): void {
   if (decision.status === 'rejected') {
     throw new RateLimiterUnavailableError(
       'The rate limiter is unavailable, so invite_user is refusing calls for now (it fails closed); nothing was sent to Portkey. Try again in a minute.',
@@ -51,6 +52,7 @@ function settle({ label }: Check, decision: PromiseSettledResult<RateLimitDecisi
   if (!decision.value.allowed) {
     throw new RateLimitedError(
       `Too many invites for ${label}: the rate limit was reached and nothing was sent to Portkey. Retry after ${decision.value.retryAfterSec} s.`,
+      kind,
     );
   }
 }

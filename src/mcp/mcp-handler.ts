@@ -5,7 +5,7 @@ import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
 import * as z from 'zod';
 import type { Caller } from '../auth/caller.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, RateLimitedError } from '../errors.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
 import { writeAuditLine, type AuditedArgs } from '../audit.js';
 import type { Logger } from '../log.js';
@@ -13,6 +13,8 @@ import type { PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Tenant } from '../tenants/tenant-table.js';
 import { createInviteClaims, type InviteClaims } from '../tools/invite-claims.js';
+import type { McpOutcome, Telemetry } from '../telemetry/telemetry.js';
+import { listedOutcome } from '../audit-outcomes.js';
 import { INVITE_USER, inviteUser, inviteUserDefinition, type InviteAudit } from '../tools/invite-user.js';
 import { inviteUserInput } from '../tools/invite-user-schema.js';
 import { outcomeOf, toolErrorResult } from '../tools/tool-result.js';
@@ -38,6 +40,7 @@ export interface McpHandlerDeps {
   logger: Logger;
   /** See InviteUserDeps.responsesCutAt. */
   responsesCutAt?: () => number | undefined;
+  telemetry: Telemetry;
 }
 
 export interface McpCall {
@@ -47,6 +50,8 @@ export interface McpCall {
   requestId: string;
   /** Where the call came from, for the audit line (see http/client-address.ts). */
   clientAddress?: string;
+  /** The request's span outcome: a tool error sets errorType `tool_error`. */
+  outcome?: McpOutcome;
 }
 
 /**
@@ -62,9 +67,9 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   // One per server: the calls it serves never report one invite twice (src/tools/invite-claims.ts).
   const claims = createInviteClaims();
 
-  return async ({ request, parsedBody, caller, requestId, clientAddress }) => {
+  return async ({ request, parsedBody, caller, requestId, clientAddress, outcome: spanOutcome }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
-    server.registerTool(INVITE_USER, registeredDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress }, deps, claims));
+    server.registerTool(INVITE_USER, registeredDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress, spanOutcome }, deps, claims));
     // tools/list from listings built once (at start-up, then once per tenant policy), never by
     // converting the zod schemas to JSON Schema per call; narrowed to what this caller's tenant may grant.
     server.server.setRequestHandler(ListToolsRequestSchema, () => listTools(caller));
@@ -83,7 +88,7 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
 async function runInviteUser(
   input: Record<string, unknown>,
   caller: Caller,
-  { requestId, clientAddress }: { requestId: string; clientAddress?: string },
+  { requestId, clientAddress, spanOutcome }: { requestId: string; clientAddress?: string; spanOutcome?: McpOutcome },
   deps: McpHandlerDeps,
   claims: InviteClaims,
 ) {
@@ -107,11 +112,15 @@ async function runInviteUser(
     return result;
   } catch (err) {
     outcome = outcomeOf(err);
+    // OpenTelemetry MCP semconv: a tool result with isError is error.type "tool_error".
+    if (spanOutcome) spanOutcome.errorType = 'tool_error';
+    if (err instanceof RateLimitedError) deps.telemetry.rateLimited(err.limit, audit.tenant ?? '_none');
     if (outcome === 'internal_error') {
       deps.logger.error('invite_user.unexpected_error', { request_id: requestId, error: err instanceof Error ? err.name : typeof err });
     }
     return toolErrorResult(err, requestId);
   } finally {
+    deps.telemetry.inviteOutcome(audit.tenant, listedOutcome(outcome) ?? 'internal_error');
     writeAuditLine(deps.logger, {
       requestId,
       caller,

@@ -7,6 +7,7 @@ import {
 import { readPortkeyError } from './error-body.js';
 import { createFetchTransport } from './fetch-transport.js';
 import { readInviteList, readWorkspace, type ListedInvite } from './invite-list.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import { inviteRefusal } from './invite-refusal.js';
 import { quotableToken, redactKey } from './redact.js';
 import { TransportError, type HttpAnswer, type HttpTransport } from './transport.js';
@@ -104,6 +105,8 @@ export interface PortkeyClient {
 
 export interface PortkeyClientOptions {
   timeoutMs: number;
+  /** A CLIENT span and a duration histogram per exchange (src/telemetry/telemetry.ts). */
+  telemetry?: Pick<Telemetry, 'upstreamCall'>;
   /** The HTTP transport, injected by the runtime's entry (undici on Node); fetch when none is given. */
   transport?: HttpTransport;
 }
@@ -113,6 +116,7 @@ export const MAX_RESPONSE_BYTES = 256 * 1024;
 
 export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClient {
   const transport = options.transport ?? createFetchTransport();
+  const telemetry = options.telemetry;
 
   async function exchange(target: PortkeyTarget, request: PortkeyRequest): Promise<PortkeyAnswer> {
     const timeoutMs = request.timeoutMs ?? options.timeoutMs;
@@ -120,19 +124,22 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
     const headers: Record<string, string> = { 'x-portkey-api-key': target.apiKey, accept: 'application/json' };
     if (request.body !== undefined) headers['content-type'] = 'application/json';
     const started = Date.now();
-    let answer: HttpAnswer;
-    try {
-      answer = await transport.exchange({
-        method: request.method,
-        url,
-        headers,
-        body: request.body === undefined ? undefined : JSON.stringify(request.body),
-        timeoutMs,
-        maxBodyBytes: MAX_RESPONSE_BYTES,
-      });
-    } catch (err) {
-      throw transportError(err, url, timeoutMs, request);
-    }
+    const send = async () => {
+      try {
+        return await transport.exchange({
+          method: request.method,
+          url,
+          headers,
+          body: request.body === undefined ? undefined : JSON.stringify(request.body),
+          timeoutMs,
+          maxBodyBytes: MAX_RESPONSE_BYTES,
+        });
+      } catch (err) {
+        throw transportError(err, url, timeoutMs, request);
+      }
+    };
+    // The span names the route, never the query: the lookup's carries the invitee's email.
+    const answer: HttpAnswer = telemetry ? await telemetry.upstreamCall({ method: request.method, route: request.path.split('?', 1)[0]!, url }, send) : await send();
     const latencyMs = Date.now() - started;
     const { status, headers: answerHeaders, body } = answer;
     if (body.kind === 'too_large') {

@@ -1,0 +1,32 @@
+import type { McpRequestInfo } from './telemetry.js';
+
+type Message = { method?: unknown; id?: unknown; params?: { name?: unknown; protocolVersion?: unknown; _meta?: unknown } };
+
+/**
+ * Method and tool names come from the caller, and become metric attributes: only known ones are
+ * kept, anything else is `_other`, so a caller cannot mint unbounded series.
+ */
+const KNOWN_METHODS = new Set([
+  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read',
+  'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
+  'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed',
+]);
+const KNOWN_TOOLS = new Set(['invite_user']);
+
+/** The span's facts from a parsed JSON-RPC message: method, tool, id, protocol version (MCP semconv). */
+export function mcpRequestInfo(body: unknown, protocolHeader: string | undefined): McpRequestInfo {
+  const m = (body && typeof body === 'object' ? body : {}) as Message;
+  const method = typeof m.method === 'string' && KNOWN_METHODS.has(m.method) ? m.method : '_other';
+  const toolName = method === 'tools/call' ? (typeof m.params?.name === 'string' && KNOWN_TOOLS.has(m.params.name) ? m.params.name : '_other') : undefined;
+  const requestId = typeof m.id === 'string' || typeof m.id === 'number' ? m.id : undefined;
+  // initialize names the version it asks for; later requests carry the negotiated one in the header.
+  const fromInit = method === 'initialize' && typeof m.params?.protocolVersion === 'string' ? m.params.protocolVersion : undefined;
+  const version = fromInit ?? protocolHeader;
+  const protocolVersion = version && /^\d{4}-\d{2}-\d{2}$/.test(version) ? version : undefined;
+  return { method, toolName, requestId, protocolVersion };
+}
+
+/** `params._meta` of a request, where MCP carries W3C trace context (traceparent, tracestate). */
+export function metaOf(body: unknown): unknown {
+  return (body as Message | undefined)?.params?._meta;
+}
