@@ -5,7 +5,7 @@
  * stack sees). Every child is killed when the driver exits, however it exits.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { ChildMessage, ParentMessage, ProcStats } from '../servers/common.js';
 import { ISSUER, JWT_SECRET, PORTKEY_API_KEY, PUBLIC_URL, type Fixtures } from './fixtures.js';
 import { isFloor, type TargetName } from './names.js';
@@ -50,12 +50,12 @@ export class Proc {
 
   /** Forks a bench server (stdout to /dev/null, stderr kept for errors) in its own process group. */
   static start(name: string, script: string, env: Record<string, string>, execArgv: string[] = []): Promise<Proc> {
-    const child = fork(join(serversDir, script), [], {
+    const child = fork(isAbsolute(script) ? script : join(serversDir, script), [], {
       execArgv: ['--import', 'tsx', ...execArgv],
       env: { ...process.env, NODE_ENV: 'production', ...env },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       detached: true,
-      cwd: repo,
+      cwd: isAbsolute(script) ? join(script, '../../..') : repo,
     });
     const proc = new Proc(name, child);
     live.add(proc);

@@ -10,6 +10,7 @@
  */
 import { loadConfig } from '../../src/config.js';
 import { startNodeServer } from '../../src/node.js';
+import { createLogger } from '../../src/log.js';
 import { announceReady, envPort, requireEnv } from './common.js';
 
 const config = loadConfig({
@@ -26,6 +27,11 @@ const config = loadConfig({
   REDIS_URL: process.env.REDIS_URL,
 });
 
+// As the entry does: OpenTelemetry only when OTEL_* variables ask for it (bench/telemetry.ts), before the app.
+if (process.env.OTEL_TRACES_EXPORTER || process.env.OTEL_METRICS_EXPORTER) {
+  const { startTelemetry } = await import('../../src/node/telemetry.js');
+  await startTelemetry(process.env, createLogger(() => {}));
+}
 // No deps: whatever logger and Portkey transport (undici on Node) production uses by default is what is measured.
 const running = await startNodeServer(config);
 announceReady('ours', running.port);

@@ -13,7 +13,6 @@ import { createUndiciTransport } from '../portkey/undici-transport.js';
 import { createLifecycle, type ShutdownOptions } from './lifecycle.js';
 import { createTenantResolver } from '../tenants/resolve-tenant.js';
 import { boundConnections } from './connection-bounds.js';
-import { createRedisState } from './redis.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './lingering-close.js';
 import { batchedStdout } from './stdout.js';
 
@@ -85,7 +84,8 @@ export async function startNodeServer(
   // Default logger: JSON lines to stdout, batched per event-loop turn.
   const logger = deps.logger ?? createLogger(batchedStdout().write, config.logLevel);
   // REDIS_URL: limits (and tenants, with TENANTS_REDIS_PREFIX) shared by every replica; closed with the server.
-  const redis = config.redis && !deps.rateLimiters ? createRedisState(config, config.redis, logger, env) : undefined;
+  // Loaded only when configured: a server without Redis never loads ioredis.
+  const redis = config.redis && !deps.rateLimiters ? (await import('./redis.js')).createRedisState(config, config.redis, logger, env) : undefined;
   const resolveTenant = deps.resolveTenant ?? (redis?.tenantLookup ? createTenantResolver(config.tenants, config.auth.tenantClaim, redis.tenantLookup) : undefined);
   const { fetch, warmUp } = createApp(config, {
     // The peer of the TCP connection (a proxy's, when behind one: see TRUST_PROXY).

@@ -71,6 +71,8 @@ export interface PortkeyRequest {
   ifNotSent: string;
   /** This exchange's deadline (ms); the client's `timeoutMs` when absent. */
   timeoutMs?: number;
+  /** The path as a template, for telemetry (`/admin/workspaces/{workspaceId}`); the path without its query when absent. */
+  route?: string;
 }
 
 /** Any answer Portkey gave, whatever its status, read within the size bound. */
@@ -139,7 +141,7 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       }
     };
     // The span names the route, never the query: the lookup's carries the invitee's email.
-    const answer: HttpAnswer = telemetry ? await telemetry.upstreamCall({ method: request.method, route: request.path.split('?', 1)[0]!, url }, send) : await send();
+    const answer: HttpAnswer = telemetry ? await telemetry.upstreamCall({ method: request.method, route: request.route ?? request.path.split('?', 1)[0]!, url }, send) : await send();
     const latencyMs = Date.now() - started;
     const { status, headers: answerHeaders, body } = answer;
     if (body.kind === 'too_large') {
@@ -219,6 +221,7 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       const answer = await exchange(target, {
         method: 'GET',
         path: `/admin/workspaces/${encodeURIComponent(idOrSlug)}`,
+        route: '/admin/workspaces/{workspaceId}',
         ifUnknown: 'The workspace could not be read.',
         ifNotSent: 'nothing was read',
         timeoutMs,

@@ -10,7 +10,7 @@
  * `_none`), token check names. Never an email, subject, token, key, invite id or request id; the
  * invitee's email is personal data and stays in the audit line.
  */
-import { context, metrics, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
+import { context, createNoopMeter, metrics, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 
 const SCOPE = 'portkey-invite-mcp';
 
@@ -52,10 +52,23 @@ export interface McpOutcome {
 // Advisory bucket boundaries (seconds) from the MCP and HTTP semantic conventions.
 const DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 
+/** Without an SDK: the work alone, no span, no clock read, no attribute object (the hot path stays as it was). */
+const PASSTHROUGH: Telemetry = {
+  mcpRequest: (_info, _headers, _meta, work) => work({}),
+  upstreamCall: (_info, call) => call(),
+  inviteOutcome: () => {},
+  authRejected: () => {},
+  rateLimited: () => {},
+};
+
 /** Reads the globals once: call after the runtime has registered its SDK (metrics are not proxied by the API). */
 export function createTelemetry(version: string): Telemetry {
-  const tracer = trace.getTracer(SCOPE, version);
+  const provider = trace.getTracerProvider();
+  const tracing = !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(SCOPE, version) !== undefined;
   const meter = metrics.getMeter(SCOPE, version);
+  const metering = meter.constructor !== createNoopMeter().constructor;
+  if (!tracing && !metering) return PASSTHROUGH;
+  const tracer = trace.getTracer(SCOPE, version);
   const operationDuration = meter.createHistogram('mcp.server.operation.duration', {
     description: 'Duration of MCP requests on the server side',
     unit: 's',
@@ -102,17 +115,16 @@ export function createTelemetry(version: string): Telemetry {
     },
 
     async upstreamCall(info, call) {
-      const url = new URL(info.url);
-      const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+      const { hostname, port } = serverOf(info.url);
       const attributes = {
         'http.request.method': info.method,
-        'server.address': url.hostname,
+        'server.address': hostname,
         'server.port': port,
         'url.template': info.route,
       };
       const span = tracer.startSpan(`${info.method} ${info.route}`, { kind: SpanKind.CLIENT, attributes });
       const started = performance.now();
-      const metricAttributes: Record<string, string | number> = { 'http.request.method': info.method, 'server.address': url.hostname, 'server.port': port };
+      const metricAttributes: Record<string, string | number> = { 'http.request.method': info.method, 'server.address': hostname, 'server.port': port };
       try {
         const answer = await call();
         span.setAttribute('http.response.status_code', answer.status);
@@ -147,6 +159,19 @@ export function createTelemetry(version: string): Telemetry {
       rateLimited.add(1, { limit, tenant });
     },
   };
+}
+
+/** Host and port of a Portkey URL, parsed once per origin (tenants have a handful). */
+const servers = new Map<string, { hostname: string; port: number }>();
+function serverOf(url: string): { hostname: string; port: number } {
+  const origin = url.slice(0, url.indexOf('/', url.indexOf('//') + 2) >>> 0);
+  let found = servers.get(origin);
+  if (!found) {
+    const u = new URL(url);
+    found = { hostname: u.hostname, port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+    if (servers.size < 256) servers.set(origin, found);
+  }
+  return found;
 }
 
 /**
