@@ -64,9 +64,13 @@ function readInvite(item: unknown, key: string): ListedInvite | undefined {
   };
 }
 
-/** Listed workspaces, or undefined when none is shown (examples.json shows `[{workspace_id: ""}]`). */
+/**
+ * Listed workspaces: `[]` when the list says there are none, undefined when it does not show them
+ * (absent, or entries without a usable id, as examples.json's `[{workspace_id: "", role: ""}]`).
+ */
 function readWorkspaces(value: unknown, key: string): ListedInvite['workspaces'] {
   if (!Array.isArray(value)) return undefined;
+  if (value.length === 0) return [];
   const workspaces: { id: string; role: string }[] = [];
   for (const w of value.slice(0, MAX_INVITES)) {
     if (!isObject(w)) continue;

@@ -222,11 +222,11 @@ function compareGrants(invite: ListedInvite, args: InviteUserArgs, resolved: Res
     // Absent, or Portkey's own example `[{workspace_id: "", role: ""}]`: nothing to compare.
     unconfirmed.push(asked.length ? `the workspaces ${asked.join(', ')}` : 'that it grants no workspace');
   } else if (asked.length === 0) {
-    differs.push(`it grants workspaces ${invite.workspaces.map((w) => grantName(w, resolved)).join(', ')}, and this call asked for none`);
+    if (invite.workspaces.length > 0) differs.push(`it grants workspaces ${invite.workspaces.map((w) => grantName(w, resolved)).join(', ')}, and this call asked for none`);
   } else if (resolved === undefined && !args.workspaces.every((w) => invite.workspaces!.some((l) => l.id === w.id))) {
     unconfirmed.push(`the workspaces ${asked.join(', ')} (the listing names them by id, and the slugs could not be read)`);
   } else if (!sameWorkspaces(invite.workspaces, args.workspaces, resolved ?? new Map())) {
-    differs.push(`its workspaces are ${invite.workspaces.map((w) => grantName(w, resolved)).join(', ')}, not ${asked.join(', ')}`);
+    differs.push(`its workspaces are ${invite.workspaces.map((w) => grantName(w, resolved)).join(', ') || 'none'}, not ${asked.join(', ')}`);
   }
   // The list never shows an invite's API key details.
   const scopes = args.workspace_api_key_details?.scopes;
