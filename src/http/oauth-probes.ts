@@ -5,24 +5,33 @@ import type { Hono } from 'hono';
  * and OpenID discovery, then dynamic client registration RFC 7591, authorize and token). When
  * no authorization server is configured this server takes only a bearer token, and says so,
  * instead of a bare "No route for POST /register" that a client would show as is.
+ *
+ * Discovery documents answer 404: there is no such document (RFC 8414 §3), which is how clients
+ * learn that no authorization server lives here. The OAuth endpoints answer 501 Not Implemented
+ * (RFC 9110 §15.6.2), not 404: `mcp-remote` (how Claude Desktop reaches a server that takes a
+ * bearer header) reads a 404, or the text "404" or "Not Found" anywhere in the message, as "this
+ * transport does not exist", falls back to the old SSE transport and ends with "SSE error:
+ * Non-200 status code (405)", so neither our 401's description nor this advice reaches the user.
+ * With 501 it stops and prints this description; so the text never contains those words.
  */
-const PROBED = [
+const DISCOVERY = [
   '/.well-known/oauth-authorization-server',
   '/.well-known/oauth-authorization-server/*',
   '/.well-known/openid-configuration',
   '/.well-known/openid-configuration/*',
-  '/register',
-  '/authorize',
-  '/token',
 ];
+const ENDPOINTS = ['/register', '/authorize', '/token'];
 
 export const NO_OAUTH_DESCRIPTION =
   'This server does not run OAuth: send a bearer token in the Authorization header ("Authorization: Bearer <JWT>"). ' +
-  'README.md, section "Getting a token", explains where tokens come from.';
+  'If you did send one, it was refused: it has expired, was issued for another audience (it must name this server\'s /mcp URL), ' +
+  'or was signed by a key this server does not trust. Get a fresh token from whoever issues them for this server ' +
+  '(README.md, section "Getting a token"; with a local server: npm run -s token -- --sub <you>) and pass it again; ' +
+  'for Claude Desktop and other clients, README.md, section "Connect other clients".';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function answerOAuthProbes(app: Hono<any>): void {
-  for (const path of PROBED) {
-    app.all(path, (c) => c.json({ error: 'oauth_not_supported', error_description: NO_OAUTH_DESCRIPTION }, 404));
-  }
+  const body = { error: 'oauth_not_supported', error_description: NO_OAUTH_DESCRIPTION };
+  for (const path of DISCOVERY) app.all(path, (c) => c.json(body, 404));
+  for (const path of ENDPOINTS) app.all(path, (c) => c.json(body, 501));
 }
