@@ -1,7 +1,7 @@
 /**
  * What shared limits cost: invite_user throughput (HS256, c=64) with both rate limits on and kept
  * in Redis (REDIS_URL, bench/servers/ours.ts) against the same server with in-memory limits, in
- * one run, runs interleaved (memory, redis, memory, redis, …) so drift hits both alike. The limits
+ * one run, runs interleaved with the order turning (memory, redis; redis, memory; …) so drift hits both alike. The limits
  * are set far above what the run can reach, so every call is counted and none is refused.
  *
  *   node --import tsx bench/redis-limits.ts [--duration 10] [--repeats 3] [--update]
@@ -11,13 +11,13 @@
  * "Shared limits (Redis)" section of latest.md there.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeFixtures, SCENARIO_DEFS } from './perf/fixtures.js';
 import { load } from './perf/load.js';
-import { resultsDir, timestamp } from './perf/results-dir.js';
+import { resultsDir, timestamp, writeLatestSection } from './perf/results-dir.js';
 import { killChildrenOnExit, Proc, startStub, targetEnv } from './perf/targets.js';
 
 const { values } = parseArgs({
@@ -69,7 +69,8 @@ async function main(): Promise<void> {
   const p99: Record<keyof typeof targets, number[]> = { memory: [], redis: [] };
   for (const t of Object.values(targets)) await load({ port: t.port, scenario, fx, connections: CONNECTIONS, duration: 2 }); // warm-up
   for (let r = 0; r < repeats; r++) {
-    for (const name of ['memory', 'redis'] as const) {
+    // The order turns each round, so neither always runs first.
+    for (const name of r % 2 === 0 ? (['memory', 'redis'] as const) : (['redis', 'memory'] as const)) {
       const res = await load({ port: targets[name].port, scenario, fx, connections: CONNECTIONS, duration });
       if (res.errors || res.non2xx || res.mismatches) throw new Error(`${name}: ${res.errors} errors, ${res.non2xx} non-2xx, ${res.mismatches} refused or wrong answers`);
       rps[name].push(res.rps);
@@ -100,17 +101,7 @@ async function main(): Promise<void> {
 
 /** Replaces (or adds) the section of latest.md between the markers, leaving the rest as it is. */
 function writeSection(dir: string, r: { measuredAt: string; connections: number; durationS: number; repeats: number; rps: Record<string, number>; p99Ms: Record<string, number>; ratio: number }): void {
-  const file = join(dir, 'latest.md');
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    /* a new file */
-  }
-  const start = '<!-- redis-limits -->';
-  const end = '<!-- /redis-limits -->';
-  const section = [
-    start,
+  writeLatestSection(dir, 'redis-limits', [
     '## Shared limits (Redis)',
     '',
     `Measured ${r.measuredAt} by \`npm run bench:redis\`: invite_user (HS256), c=${r.connections}, ${r.repeats} interleaved runs of ${r.durationS} s each, medians; both limits on (never reached), one redis-server on loopback.`,
@@ -121,11 +112,7 @@ function writeSection(dir: string, r: { measuredAt: string; connections: number;
     `| Redis (shared by replicas) | ${r.rps.redis!.toFixed(0)} | ${r.p99Ms.redis!.toFixed(1)} |`,
     '',
     `Ratio Redis / in memory: **${r.ratio.toFixed(3)}×** (target ≥ 0.9×).`,
-    end,
-  ].join('\n');
-  const at = text.indexOf(start);
-  const next = at >= 0 ? `${text.slice(0, at)}${section}${text.slice(text.indexOf(end) + end.length)}` : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
+  ]);
 }
 
 void main();

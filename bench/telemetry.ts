@@ -11,7 +11,7 @@
  *   node --import tsx bench/telemetry.ts [--duration 10] [--repeats 3] [--baseline <commit>] [--update]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeFixtures, SCENARIO_DEFS } from './perf/fixtures.js';
 import { load } from './perf/load.js';
-import { repo, resultsDir, timestamp } from './perf/results-dir.js';
+import { repo, resultsDir, timestamp, writeLatestSection } from './perf/results-dir.js';
 import { killChildrenOnExit, Proc, startStub, targetEnv } from './perf/targets.js';
 
 const { values } = parseArgs({
@@ -101,17 +101,7 @@ async function main(): Promise<void> {
 }
 
 function writeSection(dir: string, r: { measuredAt: string; baseline: string; connections: number; durationS: number; repeats: number; rps: Record<string, number>; offVsToday: number; onVsOff: number }): void {
-  const file = join(dir, 'latest.md');
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    /* a new file */
-  }
-  const start = '<!-- telemetry -->';
-  const end = '<!-- /telemetry -->';
-  const section = [
-    start,
+  writeLatestSection(dir, 'telemetry', [
     '## Telemetry (OpenTelemetry)',
     '',
     `Measured ${r.measuredAt} by \`npm run bench:telemetry\`: invite_user (HS256), c=${r.connections}, ${r.repeats} interleaved runs of ${r.durationS} s, medians. "Today" is commit ${r.baseline.slice(0, 7)}, before OpenTelemetry.`,
@@ -123,11 +113,7 @@ function writeSection(dir: string, r: { measuredAt: string; baseline: string; co
     `| OTLP traces + metrics on (http/protobuf, local receiver) | ${r.rps.on!.toFixed(0)} |`,
     '',
     `Off vs today: **${r.offVsToday.toFixed(3)}×** (target ≥ 0.97×). On vs off: **${r.onVsOff.toFixed(3)}×** (target ≥ 0.85×).`,
-    end,
-  ].join('\n');
-  const at = text.indexOf(start);
-  const next = at >= 0 ? `${text.slice(0, at)}${section}${text.slice(text.indexOf(end) + end.length)}` : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
+  ]);
 }
 
 void main();

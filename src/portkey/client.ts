@@ -162,6 +162,27 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
     return { status, headers: answerHeaders, text: body.text, latencyMs };
   }
 
+  /**
+   * One GET that only reads: a non-2xx answer is a refusal naming `what`, a 2xx that `parse`
+   * cannot read (it returns what was wrong) is a bad response.
+   */
+  async function read<T>(
+    target: PortkeyTarget,
+    request: Omit<PortkeyRequest, 'method' | 'ifNotSent'>,
+    what: string,
+    parse: (text: string) => T | string,
+  ): Promise<PortkeyCallResult<T>> {
+    const answer = await exchange(target, { ...request, method: 'GET', ifNotSent: 'nothing was read' });
+    const { status, text } = answer;
+    if (status < 200 || status > 299) {
+      const error = readPortkeyError(text, target.apiKey);
+      throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to ${what} (HTTP ${status}${error.errorCode ? `, ${error.errorCode}` : ''}).`);
+    }
+    const value = parse(text);
+    if (typeof value === 'string') throw new PortkeyBadResponseError(answer, `Portkey answered HTTP ${status} to the request to ${what} ${value}.`, '');
+    return { value, status, latencyMs: answer.latencyMs };
+  }
+
   return {
     exchange,
     timeoutMs: options.timeoutMs,
@@ -201,39 +222,14 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
     },
     async listInvites(target, query, timeoutMs) {
       const search = new URLSearchParams({ email: query.email, status: query.status, pageSize: String(INVITE_PAGE_SIZE), currentPage: '0' });
-      const answer = await exchange(target, {
-        method: 'GET',
-        path: `/admin/users/invites?${search}`,
-        ifUnknown: 'The invites could not be listed.',
-        ifNotSent: 'nothing was read',
-        timeoutMs,
+      return read(target, { path: `/admin/users/invites?${search}`, ifUnknown: 'The invites could not be listed.', timeoutMs }, 'list invites', (text) => {
+        const invites = readInviteList(text, target.apiKey);
+        return invites ?? 'with something other than {"data": [...]}';
       });
-      const { status, text } = answer;
-      if (status < 200 || status > 299) {
-        const error = readPortkeyError(text, target.apiKey);
-        throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to list invites (HTTP ${status}${error.errorCode ? `, ${error.errorCode}` : ''}).`);
-      }
-      const invites = readInviteList(text, target.apiKey);
-      if (!invites) throw new PortkeyBadResponseError(answer, `Portkey answered HTTP ${status} to the invite list with something other than {"data": [...]}.`, '');
-      return { value: invites, status, latencyMs: answer.latencyMs };
     },
     async getWorkspace(target, idOrSlug, timeoutMs) {
-      const answer = await exchange(target, {
-        method: 'GET',
-        path: `/admin/workspaces/${encodeURIComponent(idOrSlug)}`,
-        route: '/admin/workspaces/{workspaceId}',
-        ifUnknown: 'The workspace could not be read.',
-        ifNotSent: 'nothing was read',
-        timeoutMs,
-      });
-      const { status, text } = answer;
-      if (status < 200 || status > 299) {
-        const error = readPortkeyError(text, target.apiKey);
-        throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to read workspace (HTTP ${status}${error.errorCode ? `, ${error.errorCode}` : ''}).`);
-      }
-      const workspace = readWorkspace(text, target.apiKey);
-      if (!workspace) throw new PortkeyBadResponseError(answer, `Portkey answered HTTP ${status} to the workspace read without an id.`, '');
-      return { value: workspace, status, latencyMs: answer.latencyMs };
+      const request = { path: `/admin/workspaces/${encodeURIComponent(idOrSlug)}`, route: '/admin/workspaces/{workspaceId}', ifUnknown: 'The workspace could not be read.', timeoutMs };
+      return read(target, request, 'read the workspace', (text) => readWorkspace(text, target.apiKey) ?? 'without a workspace id');
     },
   };
 }

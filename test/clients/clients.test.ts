@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repo } from '../support/child.js';
+import { scratchDir } from '../support/scratch.js';
 import { SECRETS, observed, startTestServer, token, type TestServer } from '../support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from '../support/portkey-double.js';
 
@@ -36,12 +37,14 @@ afterAll(async () => {
 });
 
 let seq = 0;
+/** mcp-remote keeps OAuth state under ~/.mcp-auth: a scratch HOME, removed after the file. */
+let home: string | undefined;
 async function runExample(command: string, args: string[], extraEnv: Record<string, string> = {}, bearerToken = bearer): Promise<Record<string, any>[]> {
   const email = `client-${++seq}@example.com`;
   const { stdout } = await run(command, args, {
     cwd: examples,
     timeout: 60_000,
-    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', MCP_URL: server.mcpUrl, MCP_TOKEN: bearerToken, EMAIL: email, ...extraEnv },
+    env: { PATH: process.env.PATH!, HOME: (home ??= scratchDir('pim-clients-home-')), MCP_URL: server.mcpUrl, MCP_TOKEN: bearerToken, EMAIL: email, ...extraEnv },
   });
   observed.responses.push(stdout);
   return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
