@@ -22,7 +22,8 @@ const config = loadConfig({
   PUBLIC_URL,
   AUTH_JWT_SECRET: SECRET,
   PORTKEY_API_KEY: 'pk-bench-admin-key',
-  PORTKEY_BASE_URL: 'http://portkey.bench.test/v1',
+  // Never reached (an in-memory transport answers); https, as a non-loopback base URL must be.
+  PORTKEY_BASE_URL: 'https://portkey.bench.test/v1',
   RATE_LIMIT_TENANT_PER_MINUTE: '0',
   RATE_LIMIT_CALLER_PER_MINUTE: '0',
 });
