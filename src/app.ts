@@ -17,15 +17,12 @@ import type { AppEnv } from './http/app-env.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
 import { readMcpMessage } from './http/read-mcp-message.js';
 import { stepUpForAdminInvite } from './http/step-up.js';
-
 import { createPortkeyClient } from './portkey/client.js';
 import type { HttpTransport } from './portkey/transport.js';
 import { createTenantResolver, keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
 import { createTelemetry, type Telemetry } from './telemetry/telemetry.js';
-import { mcpRequestInfo, metaOf } from './telemetry/mcp-request-info.js';
 import { createMcpHandler, SERVER_INFO } from './mcp/mcp-handler.js';
 import { createReadinessCheck } from './readiness.js';
-
 
 export interface AppDeps {
   /** The HTTP transport for Portkey calls (undici on Node, fetch on Workers); fetch when absent. */
@@ -158,7 +155,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
         const message = await readMcpMessage(c);
         if (message instanceof Response) return message;
         const address = clientAddress(deps.socketAddress?.(c), c.req.header('x-forwarded-for'), config.trustProxyHops);
-        return telemetry.mcpRequest(mcpRequestInfo(message.body, c.req.header('mcp-protocol-version')), c.req.raw.headers, metaOf(message.body), async (outcome) => {
+        return telemetry.mcpRequest(message.body, c.req.raw.headers, async (outcome) => {
           const stepUp = await stepUpForAdminInvite({
             config,
             caller,

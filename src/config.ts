@@ -93,15 +93,22 @@ export interface Config {
   httpKeepAliveTimeoutMs: number;
   /** Node: most connections open at once; more are closed as soon as they are accepted. */
   httpMaxConnections: number;
+  /** Node: most connections one remote address may hold; Infinity behind a trusted proxy (TRUST_PROXY), where every connection is the proxy's. */
+  httpMaxConnectionsPerPeer: number;
   /** How long a tenant entry read from an external store (KV, Redis), or its absence, is trusted in this process. */
   tenantsCacheTtlMs: number;
   /** Node: shared state for several replicas (REDIS_URL); undefined when each process keeps its own. */
   redis?: RedisConfig;
 }
 
+/** Where the Redis limits keep their counters; TENANTS_REDIS_PREFIX may not overlap it. */
+export const REDIS_LIMIT_KEY_PREFIX = 'pim:limit:';
+
 export interface RedisConfig {
   /** REDIS_URL: redis:// or rediss://, credentials allowed. A secret: never logged or echoed, in whole or part. */
   url: string;
+  /** The database index REDIS_URL names (its path), 0 when none. */
+  db: number;
   /** TENANTS_REDIS_PREFIX: tenants not in TENANTS are looked up at <prefix><tenant id>; undefined: not at all. */
   tenantsPrefix?: string;
   /** RATE_LIMIT_REDIS_FALLBACK: while Redis is unreachable, refuse calls (fail closed) or count per process. */
@@ -148,6 +155,8 @@ const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(65_000),
   // Below the usual file-descriptor limit (1024 soft on many systems), with room for Portkey's pool and logs.
   HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(900),
+  // One address's share when no trusted proxy stands in front (TRUST_PROXY=0); a NAT of many users fits under it.
+  HTTP_MAX_CONNECTIONS_PER_PEER: z.coerce.number().int().min(1).max(1_000_000).default(100),
   // REDIS_URL is checked by redisConfig(), which never echoes it: it may carry a password.
   REDIS_URL: z.string().optional(),
   TENANTS_REDIS_PREFIX: z.string().min(1).max(200).optional(),
@@ -191,6 +200,7 @@ const HINTS: Record<string, string> = {
   TENANTS_CACHE_TTL_MS: 'a whole number of milliseconds from 0 to 3600000 (default 30000)',
   RATE_LIMIT_REDIS_FALLBACK: 'none (refuse invite_user while Redis is unreachable, the default) or memory (count per process meanwhile)',
   HTTP_MAX_CONNECTIONS: 'a whole number of connections from 1 to 1000000, below the file-descriptor limit (ulimit -n) (default 900)',
+  HTTP_MAX_CONNECTIONS_PER_PEER: 'a whole number of connections one client address may hold open, from 1 to 1000000 (default 100; not applied with TRUST_PROXY)',
 };
 
 /** Empty strings count as unset, so `FOO=` in a .env file means "use the default". */
@@ -304,7 +314,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
 
   const multi = e.TENANTS ? 'TENANTS' : options.externalTenants ? 'TENANTS_KV' : e.TENANTS_REDIS_PREFIX ? 'TENANTS_REDIS_PREFIX' : undefined;
   const redis = redisConfig(e, problems);
-  if (e.TENANTS_REDIS_PREFIX && !redis && e.REDIS_URL === undefined) problems.push('TENANTS_REDIS_PREFIX is set without REDIS_URL: set REDIS_URL to the Redis that holds the tenant entries.');
+  if (e.TENANTS_REDIS_PREFIX && e.REDIS_URL === undefined) problems.push('TENANTS_REDIS_PREFIX is set without REDIS_URL: set REDIS_URL to the Redis that holds the tenant entries.');
   if (e.NODE_ENV === 'production' && e.REDIS_URL === undefined && options.listener !== 'platform') {
     warnings.push(
       'NODE_ENV is production and REDIS_URL is not set: rate limits count per process, so with several replicas a tenant can send ' +
@@ -392,6 +402,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     httpKeepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS,
+    httpMaxConnectionsPerPeer: e.TRUST_PROXY > 0 ? Infinity : e.HTTP_MAX_CONNECTIONS_PER_PEER,
     tenantsCacheTtlMs: e.TENANTS_CACHE_TTL_MS,
     redis,
   };
@@ -413,7 +424,31 @@ function redisConfig(e: z.infer<typeof envSchema>, problems: string[]): RedisCon
     problems.push('REDIS_URL is not a redis:// or rediss:// URL (its value is not shown: it may hold a password): expected e.g. rediss://user:password@redis.internal:6380/0.');
     return undefined;
   }
-  return { url: e.REDIS_URL, tenantsPrefix: e.TENANTS_REDIS_PREFIX, fallback: e.RATE_LIMIT_REDIS_FALLBACK };
+  // The client percent-decodes the user and password: a bare % (not followed by two hex digits) stops it with "URI malformed".
+  for (const [part, value] of [['user', url.username], ['password', url.password]] as const) {
+    try {
+      decodeURIComponent(value);
+    } catch {
+      problems.push(
+        `REDIS_URL: the ${part} holds a "%" that is not followed by two hex digits (the value is not shown). ` +
+          'Characters such as % @ : / in a user or password must be percent-encoded: write % as %25, @ as %40, : as %3A, / as %2F.',
+      );
+      return undefined;
+    }
+  }
+  const dbText = url.pathname.replace(/^\//, '');
+  if (dbText !== '' && !/^(0|[1-9]\d{0,4})$/.test(dbText)) {
+    problems.push('REDIS_URL: the path must be a database index (e.g. /0 or /1), or be left out for database 0.');
+    return undefined;
+  }
+  const prefix = e.TENANTS_REDIS_PREFIX;
+  if (prefix !== undefined && (prefix.startsWith(REDIS_LIMIT_KEY_PREFIX) || REDIS_LIMIT_KEY_PREFIX.startsWith(prefix))) {
+    problems.push(
+      `TENANTS_REDIS_PREFIX ${JSON.stringify(prefix)} overlaps the keys the rate limits keep in Redis (${REDIS_LIMIT_KEY_PREFIX}…): ` +
+        'a tenant entry could then overwrite a limit counter, or a counter be read as a tenant. Use a prefix of its own, e.g. "pim:tenant:".',
+    );
+  }
+  return { url: e.REDIS_URL, db: dbText === '' ? 0 : Number(dbText), tenantsPrefix: prefix, fallback: e.RATE_LIMIT_REDIS_FALLBACK };
 }
 
 /** Every configured URL is a plain origin plus a path (config/urls.ts), named by its variable. */

@@ -5,11 +5,11 @@
  * CALLER_RATE_LIMITER (Cloudflare rate limiting; otherwise limits hold per isolate).
  */
 import { createApp, type InviteServer } from './app.js';
-import { ConfigError, loadConfig, SERVER_VARIABLES } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { createCloudflareRateLimiter, type CloudflareRateLimitBinding, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createFetchTransport } from './portkey/fetch-transport.js';
-import { createKvTenantLookup, type KvNamespaceLike } from './tenants/kv-tenants.js';
+import { createStoreTenantLookup, type KvNamespaceLike } from './tenants/kv-tenants.js';
 import { createTenantResolver } from './tenants/resolve-tenant.js';
 
 type WorkerEnv = Record<string, unknown>;
@@ -38,17 +38,8 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
     const logger = createLogger((line) => console.log(line), config.logLevel);
     // Once per isolate: the configuration is read once per isolate.
     for (const message of config.warnings) logger.warn('config.warning', { message });
-    const lookup = kv
-      ? createKvTenantLookup({
-          kv,
-          env: vars,
-          defaultBaseUrl: config.portkeyBaseUrl,
-          allowedHosts: config.portkeyAllowedHosts,
-          insecureHttpHosts: config.insecureHttpHosts,
-          serverVariables: SERVER_VARIABLES,
-          logger,
-        })
-      : undefined;
+    // Only the key and type reach the binding.
+    const lookup = kv ? createStoreTenantLookup(config, { kv: { get: (key, type) => kv.get(key, type) }, env: vars, logger }) : undefined;
     const rateLimiters: InviteRateLimiters | undefined =
       isRateLimit(env.TENANT_RATE_LIMITER) || isRateLimit(env.CALLER_RATE_LIMITER)
         ? {

@@ -18,9 +18,9 @@ afterAll(() => portkey.close());
 const env = () => ({ PORTKEY_API_KEY: SECRETS.portkeyKey, PORTKEY_BASE_URL: portkey.url });
 
 /** A raw connection that records when it was closed and everything it read. */
-function rawConnection(port: number): Promise<{ socket: net.Socket; closed: () => boolean; whenClosed: Promise<void>; received: () => string }> {
+function rawConnection(port: number, localAddress?: string): Promise<{ socket: net.Socket; closed: () => boolean; whenClosed: Promise<void>; received: () => string }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
     let closed = false;
     let text = '';
     const whenClosed = new Promise<void>((r) => socket.once('close', () => { closed = true; r(); }));
@@ -47,10 +47,34 @@ describe('a connection that never sends a byte', () => {
   });
 });
 
+/** A connection whose request is under way: its headers are in, its body never comes (busy, not idle). */
+async function busyConnection(port: number, bearer: string) {
+  const c = await rawConnection(port);
+  c.socket.write(
+    `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${bearer}\r\nContent-Type: application/json\r\n` +
+      'Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{"jsonrpc"',
+  );
+  // Let the server read the headers: from then on the connection is busy.
+  await sleep(200);
+  return c;
+}
+
+/** A keep-alive connection that made one request, read its answer and now idles. */
+async function idleConnection(port: number, localAddress?: string) {
+  const c = await rawConnection(port, localAddress);
+  c.socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  const deadline = Date.now() + 5_000;
+  while (!c.received().includes('\r\n\r\n') && !c.closed() && Date.now() < deadline) await sleep(5);
+  return c;
+}
+
 describe('HTTP_MAX_CONNECTIONS', () => {
-  it('a connection past the limit is closed at once and logged; one below it is served', async () => {
+  it('with every slot busy, a connection past the limit is closed at once and logged; one below it is served', async () => {
     const server = await start({ ...env(), HTTP_MAX_CONNECTIONS: '3' });
-    const held = await Promise.all(Array.from({ length: 3 }, () => rawConnection(server.port)));
+    const bearer = await token();
+    // One after another: a connection is idle (and may give way) until its request's headers are in.
+    const held: Awaited<ReturnType<typeof busyConnection>>[] = [];
+    for (let i = 0; i < 3; i++) held.push(await busyConnection(server.port, bearer));
     const extra = await rawConnection(server.port);
     await Promise.race([extra.whenClosed, sleep(3_000)]);
     expect(extra.closed()).toBe(true);
@@ -66,6 +90,40 @@ describe('HTTP_MAX_CONNECTIONS', () => {
     }
     expect(status).toBe(200);
     for (const c of held) c.socket.destroy();
+  });
+
+  it('idle keep-alive connections give way: a crowd of them does not keep a new client out, and busy ones are never closed', async () => {
+    const server = await start({ ...env(), HTTP_MAX_CONNECTIONS: '20', HTTP_MAX_CONNECTIONS_PER_PEER: '1000' });
+    const bearer = await token();
+    const busy: Awaited<ReturnType<typeof busyConnection>>[] = [];
+    for (let i = 0; i < 3; i++) busy.push(await busyConnection(server.port, bearer));
+    const idle: Awaited<ReturnType<typeof idleConnection>>[] = [];
+    for (let i = 0; i < 40; i++) idle.push(await idleConnection(server.port));
+    // Every new connection was served its /healthz, though the idle crowd is twice the limit.
+    expect(idle.filter((c) => c.received().startsWith('HTTP/1.1 200'))).toHaveLength(40);
+    const res = await fetch(`${server.url}/healthz`, { headers: { connection: 'close' } });
+    expect(res.status).toBe(200);
+    expect(busy.filter((c) => c.closed())).toHaveLength(0);
+    expect(server.events('server.idle_connections_closed')[0]).toMatchObject({ level: 'info', reason: 'idle_closed' });
+    for (const c of [...busy, ...idle]) c.socket.destroy();
+  });
+
+  it("one address holds at most HTTP_MAX_CONNECTIONS_PER_PEER connections; another address is still served", async () => {
+    const server = await start({ ...env(), HTTP_MAX_CONNECTIONS: '50', HTTP_MAX_CONNECTIONS_PER_PEER: '5' });
+    const crowd = await Promise.all(Array.from({ length: 10 }, () => rawConnection(server.port, '127.0.0.2')));
+    await Promise.race([Promise.all(crowd.slice(5).map((c) => c.whenClosed)), sleep(3_000)]);
+    expect(crowd.filter((c) => c.closed()).length).toBe(5);
+    const res = await fetch(`${server.url}/healthz`, { headers: { connection: 'close' } });
+    expect(res.status).toBe(200);
+    expect(server.events('server.connections_dropped')[0]).toMatchObject({ level: 'warn', reason: 'peer_share' });
+    for (const c of crowd) c.socket.destroy();
+  });
+
+  it('behind a trusted proxy, the per-address share is off (every connection is the proxy\'s)', async () => {
+    const server = await start({ ...env(), HTTP_MAX_CONNECTIONS: '50', HTTP_MAX_CONNECTIONS_PER_PEER: '2', TRUST_PROXY: '1' });
+    const crowd = await Promise.all(Array.from({ length: 6 }, () => idleConnection(server.port)));
+    expect(crowd.filter((c) => c.closed())).toHaveLength(0);
+    for (const c of crowd) c.socket.destroy();
   });
 
   it('is a whole number of connections, named when wrong', async () => {

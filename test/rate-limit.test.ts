@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryRateLimiter, createCloudflareRateLimiter } from '../src/limits/rate-limiter.js';
+import { enforceRateLimits } from '../src/limits/enforce.js';
+import { RateLimiterUnavailableError } from '../src/errors.js';
 import { SECRETS, connectClient, resultText, startTestServer, token, type TestServer } from './support/harness.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
 
@@ -128,5 +130,25 @@ describe('limiters', () => {
     expect(await limiter.check('tenant:acme')).toEqual({ allowed: true, retryAfterSec: 60 });
     expect(await limiter.check('tenant:acme')).toEqual({ allowed: false, retryAfterSec: 60 });
     expect(keys).toEqual(['tenant:acme', 'tenant:acme']);
+  });
+});
+
+describe('both limits asked together (limiters that can give a call back)', () => {
+  const failing = { check: async () => Promise.reject(new Error('store down')), refund: async () => {} };
+
+  it("a call the caller's limiter cannot judge costs its tenant nothing, as when they were asked in turn", async () => {
+    const tenant = createMemoryRateLimiter({ limit: 1, windowMs: 60_000 });
+    await expect(enforceRateLimits({ caller: failing, tenant }, 'acme', 'alice')).rejects.toBeInstanceOf(RateLimiterUnavailableError);
+    // The tenant's one call a minute is still there.
+    await expect(tenant.check(JSON.stringify(['tenant', 'acme']))).resolves.toMatchObject({ allowed: true });
+  });
+
+  it("a call refused by the caller's limit costs its tenant nothing", async () => {
+    const caller = createMemoryRateLimiter({ limit: 1, windowMs: 60_000 });
+    const tenant = createMemoryRateLimiter({ limit: 2, windowMs: 60_000 });
+    await enforceRateLimits({ caller, tenant }, 'acme', 'alice');
+    await expect(enforceRateLimits({ caller, tenant }, 'acme', 'alice')).rejects.toMatchObject({ code: 'rate_limited', limit: 'caller' });
+    // Bob still gets the tenant's second call.
+    await expect(enforceRateLimits({ caller, tenant }, 'acme', 'bob')).resolves.toBeUndefined();
   });
 });

@@ -157,6 +157,89 @@ describe.skipIf(!!skipped)('two replicas sharing one Redis', () => {
     expect(logsOf(a)).not.toContain(redis.password);
   });
 
+  it('Redis stalls: each call is refused within about a second, one warn line names the stall, and the refused calls are not counted after it', async (ctx) => {
+    if (!redis.own) ctx.skip();
+    portkey.reset();
+    redis.cli('FLUSHALL'); // earlier tests' counts for this tenant
+    const a = await replica({ PORTKEY_API_KEY: SECRETS.portkeyKey, RATE_LIMIT_TENANT_PER_MINUTE: '5' });
+    const bearer = await token();
+    expect((await invite(a.url, 'before-stall@example.com', bearer)).isError).toBeFalsy();
+    redis.stall();
+    let results: { isError?: boolean; text: string; ms: number }[];
+    try {
+      // Two waves of concurrent calls: the second must not queue behind the first's wait.
+      results = [];
+      for (let wave = 0; wave < 2; wave++) {
+        results.push(
+          ...(await Promise.all(
+            Array.from({ length: 20 }, async (_, i) => {
+              const started = Date.now();
+              const r = await invite(a.url, `stall-${wave}-${i}@example.com`, bearer);
+              return { ...r, ms: Date.now() - started };
+            }),
+          )),
+        );
+      }
+    } finally {
+      redis.resume();
+    }
+    for (const r of results) {
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/rate limiter is unavailable.*nothing was sent to Portkey/);
+      expect(r.ms).toBeLessThan(2_000);
+    }
+    const warned = events(a, 'redis.unavailable');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 'warn', reason: 'stalled' });
+    await waitFor(() => events(a, 'redis.recovered').length === 1, 'the replica to reconnect');
+    // Redis ran the increments that reached it during the stall, past their deadline: none counted.
+    // 40 refused calls against a limit of 5: the next four invites still go through.
+    for (let i = 0; i < 4; i++) expect((await invite(a.url, `after-stall-${i}@example.com`, bearer)).text).toMatch(/Successfully invited/);
+    expect(portkey.requests.filter((r) => r.method === 'POST')).toHaveLength(5);
+  });
+
+  it('with the memory fallback, a stall is announced and calls go on, counted per process', async (ctx) => {
+    if (!redis.own) ctx.skip();
+    portkey.reset();
+    const a = await replica({ PORTKEY_API_KEY: SECRETS.portkeyKey, RATE_LIMIT_TENANT_PER_MINUTE: '100', RATE_LIMIT_REDIS_FALLBACK: 'memory' });
+    const bearer = await token();
+    expect((await invite(a.url, 'fb-before@example.com', bearer)).isError).toBeFalsy();
+    redis.stall();
+    try {
+      expect((await invite(a.url, 'fb-stalled@example.com', bearer)).isError).toBeFalsy();
+      expect(events(a, 'redis.unavailable')).toHaveLength(1);
+      expect(events(a, 'redis.unavailable')[0]).toMatchObject({ reason: 'stalled', effect: expect.stringMatching(/count per process/) });
+    } finally {
+      redis.resume();
+    }
+  });
+
+  it("a reply error is logged by Redis's own first word (NOPERM), with what to do", async (ctx) => {
+    if (!redis.own) ctx.skip();
+    portkey.reset();
+    redis.cli('ACL', 'SETUSER', 'readonly-pim', 'on', '>pim-readonly-SECRET-pw', '~*', '+get', '+ping', '+info', '+client', '+hello', '+time');
+    observed.secrets.add('pim-readonly-SECRET-pw');
+    const url = `redis://readonly-pim:pim-readonly-SECRET-pw@127.0.0.1:${redis.port}`;
+    const a = await replica({ PORTKEY_API_KEY: SECRETS.portkeyKey, RATE_LIMIT_TENANT_PER_MINUTE: '100', REDIS_URL: url });
+    const r = await invite(a.url, 'noperm@example.com', await token());
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/rate limiter is unavailable/);
+    await waitFor(() => events(a, 'redis.unavailable').length === 1, 'the warn line');
+    expect(events(a, 'redis.unavailable')[0]).toMatchObject({ reason: 'reply_error', redis_says: 'NOPERM', hint: expect.stringMatching(/ACL/) });
+    expect(logsOf(a)).not.toContain('pim-readonly-SECRET-pw');
+  });
+
+  it('a database index the ACL user may not select is refused at start-up, naming REDIS_URL and the fix', async (ctx) => {
+    if (!redis.own) ctx.skip();
+    redis.cli('ACL', 'SETUSER', 'noselect-pim', 'on', '>pim-noselect-SECRET-pw', '~*', '+@all', '-select');
+    observed.secrets.add('pim-noselect-SECRET-pw');
+    const s = startChild(process.execPath, ['--import', tsx, entry], baseEnv({ PORTKEY_API_KEY: SECRETS.portkeyKey, REDIS_URL: `redis://noselect-pim:pim-noselect-SECRET-pw@127.0.0.1:${redis.port}/1` }));
+    await waitFor(() => s.child.exitCode !== null, 'the server to refuse to start');
+    expect(s.child.exitCode).not.toBe(0);
+    expect(s.stdout() + s.stderr()).toMatch(/REDIS_URL names database 1, but Redis refused to select it \(NOPERM\).*\+select/);
+    expect(s.stdout() + s.stderr()).not.toContain('pim-noselect-SECRET-pw');
+  });
+
   it('with RATE_LIMIT_REDIS_FALLBACK=memory, calls go on (counted per process) while Redis is down, and that is logged', async (ctx) => {
     if (!redis.own) ctx.skip();
     portkey.reset();

@@ -1,5 +1,3 @@
-import { ConfigError } from '../errors.js';
-
 /** Loopback names and addresses: traffic to them never leaves the machine. */
 export const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
 
@@ -26,10 +24,4 @@ export function plainHttpProblem(value: string, name: string, insecureHosts: rea
     `${name} uses plain http to ${JSON.stringify(url.host)}, which is not a loopback address: use https, ` +
     `or, if this host is on a network you trust, name it in ${INSECURE_HTTP_HOSTS} (e.g. ${INSECURE_HTTP_HOSTS}=${url.host}).`
   );
-}
-
-/** Throws a ConfigError for plainHttpProblem. */
-export function requireTlsUnlessAllowed(value: string, name: string, insecureHosts: readonly string[]): void {
-  const problem = plainHttpProblem(value, name, insecureHosts);
-  if (problem) throw new ConfigError(problem);
 }

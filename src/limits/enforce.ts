@@ -16,22 +16,27 @@ export const tenantBucket = (tenantId: string): string => JSON.stringify(['tenan
  * back (in-process, Redis) are asked together, in one round trip to a shared store, and the
  * tenant's count is given back when the caller is refused; others are asked in turn.
  */
-export async function enforceRateLimits(limiters: InviteRateLimiters, tenantId: string, subject: string | undefined): Promise<void> {
+export async function enforceRateLimits(limiters: InviteRateLimiters, tenantId: string, subject: string | undefined, deadline?: number): Promise<void> {
   const caller = subject === undefined ? `callers without a "sub" claim in tenant ${JSON.stringify(tenantId)}` : `caller ${JSON.stringify(subject)}`;
   const checks: Check[] = [];
   if (limiters.caller) checks.push({ kind: 'caller', label: caller, limiter: limiters.caller, key: callerBucket(tenantId, subject) });
   if (limiters.tenant) checks.push({ kind: 'tenant', label: `tenant ${JSON.stringify(tenantId)}`, limiter: limiters.tenant, key: tenantBucket(tenantId) });
   if (checks.length === 2 && checks.every((c) => c.limiter.refund)) {
     const [callerCheck, tenantCheck] = checks as [Check, Check];
-    const [callerDecision, tenantDecision] = await Promise.allSettled([decide(callerCheck), decide(tenantCheck)]);
-    if (callerDecision.status === 'fulfilled' && !callerDecision.value.allowed && tenantDecision.status === 'fulfilled' && tenantDecision.value.allowed) {
-      await tenantCheck.limiter.refund!(tenantCheck.key).catch(() => {});
+    const [callerDecision, tenantDecision] = await Promise.allSettled([decide(callerCheck, deadline), decide(tenantCheck, deadline)]);
+    // As if asked in turn: a call the caller's limit stops (or could not judge) costs its tenant nothing.
+    const callerStops = callerDecision.status === 'rejected' || !callerDecision.value.allowed;
+    if (callerStops && tenantDecision.status === 'fulfilled' && tenantDecision.value.allowed) {
+      await tenantCheck.limiter.refund!(tenantCheck.key, deadline).catch(() => {});
     }
     settle(callerCheck, callerDecision);
     settle(tenantCheck, tenantDecision);
     return;
   }
-  for (const check of checks) settle(check, await Promise.allSettled([decide(check)]).then(([d]) => d));
+  for (const check of checks) {
+    const [decision] = await Promise.allSettled([decide(check, deadline)]);
+    settle(check, decision!);
+  }
 }
 
 interface Check {
@@ -41,7 +46,7 @@ interface Check {
   key: string;
 }
 
-const decide = (c: Check) => c.limiter.check(c.key);
+const decide = (c: Check, deadline: number | undefined) => c.limiter.check(c.key, deadline);
 
 function settle({ kind, label }: Check, decision: PromiseSettledResult<RateLimitDecision>): void {
   if (decision.status === 'rejected') {

@@ -10,13 +10,16 @@ export interface RateLimitDecision {
 }
 
 export interface RateLimiter {
-  /** Counts one call against `key`. Throws when the limiter itself is broken. */
-  check(key: string): Promise<RateLimitDecision>;
+  /**
+   * Counts one call against `key`. Throws when the limiter itself is broken, or a shared store
+   * cannot decide by `deadline` (ms since the epoch; src/limits/store-deadline.ts).
+   */
+  check(key: string, deadline?: number): Promise<RateLimitDecision>;
   /**
    * Gives back one call counted against `key`. Limiters that can (in-process, Redis) are checked
    * together, a round trip saved (limits/enforce.ts); those that cannot (Cloudflare's binding), in turn.
    */
-  refund?(key: string): Promise<void>;
+  refund?(key: string, deadline?: number): Promise<void>;
 }
 
 export interface MemoryRateLimiterOptions {

@@ -85,7 +85,14 @@ export async function startNodeServer(
   const logger = deps.logger ?? createLogger(batchedStdout().write, config.logLevel);
   // REDIS_URL: limits (and tenants, with TENANTS_REDIS_PREFIX) shared by every replica; closed with the server.
   // Loaded only when configured: a server without Redis never loads ioredis.
-  const redis = config.redis && !deps.rateLimiters ? (await import('./redis.js')).createRedisState(config, config.redis, logger, env) : undefined;
+  // Injected limiters (tests, benches) replace Redis's limits only: its tenant lookup stays.
+  const redis = config.redis ? (await import('./redis.js')).createRedisState(config, config.redis, logger, env) : undefined;
+  try {
+    await redis?.checkAtStart();
+  } catch (err) {
+    await redis?.close();
+    throw err;
+  }
   const resolveTenant = deps.resolveTenant ?? (redis?.tenantLookup ? createTenantResolver(config.tenants, config.auth.tenantClaim, redis.tenantLookup) : undefined);
   const { fetch, warmUp } = createApp(config, {
     // The peer of the TCP connection (a proxy's, when behind one: see TRUST_PROXY).
@@ -117,8 +124,13 @@ export async function startNodeServer(
   http.headersTimeout = timeouts.headersTimeout;
   http.requestTimeout = timeouts.requestTimeout;
   http.keepAliveTimeout = timeouts.keepAliveTimeout;
-  // A silent connection is closed within headersTimeout of connecting; at most HTTP_MAX_CONNECTIONS are open.
-  boundConnections(http, { firstRequestMs: timeouts.headersTimeout, maxConnections: config.httpMaxConnections }, logger);
+  // A silent connection is closed within headersTimeout of connecting; at most HTTP_MAX_CONNECTIONS are
+  // open, idle ones give way to new ones, and one address holds at most its share.
+  boundConnections(
+    http,
+    { firstRequestMs: timeouts.headersTimeout, maxConnections: config.httpMaxConnections, maxPerPeer: config.httpMaxConnectionsPerPeer },
+    logger,
+  );
   lifecycle.attach(http);
   // In-flight Portkey calls have finished with their requests once the server has closed: the pools can go.
   const closeTransport = async () => {

@@ -141,7 +141,7 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       }
     };
     // The span names the route, never the query: the lookup's carries the invitee's email.
-    const answer: HttpAnswer = telemetry ? await telemetry.upstreamCall({ method: request.method, route: request.route ?? request.path.split('?', 1)[0]!, url }, send) : await send();
+    const answer: HttpAnswer = telemetry ? await telemetry.upstreamCall({ method: request.method, path: request.path, route: request.route, url }, send) : await send();
     const latencyMs = Date.now() - started;
     const { status, headers: answerHeaders, body } = answer;
     if (body.kind === 'too_large') {

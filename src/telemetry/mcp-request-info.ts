@@ -1,4 +1,12 @@
-import type { McpRequestInfo } from './telemetry.js';
+
+/** What a span records of an MCP request (MCP semconv). */
+export interface McpRequestInfo {
+  method: string;
+  /** tools/call: the tool's name. */
+  toolName?: string;
+  requestId?: string | number;
+  protocolVersion?: string;
+}
 
 type Message = { method?: unknown; id?: unknown; params?: { name?: unknown; protocolVersion?: unknown; _meta?: unknown } };
 

@@ -10,32 +10,28 @@
  * `_none`), token check names. Never an email, subject, token, key, invite id or request id; the
  * invitee's email is personal data and stays in the audit line.
  */
+import { mcpRequestInfo, metaOf } from './mcp-request-info.js';
 import { context, createNoopMeter, metrics, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 
 const SCOPE = 'portkey-invite-mcp';
 
-export interface McpRequestInfo {
-  method: string;
-  /** tools/call: the tool's name. */
-  toolName?: string;
-  requestId?: string | number;
-  protocolVersion?: string;
-}
-
 export interface UpstreamCallInfo {
   method: string;
-  /** Low-cardinality route, e.g. /admin/users/invites (never the query: it carries the email). */
-  route: string;
+  /** The request's path below the base URL; only its route (no query: it carries the email) is recorded. */
+  path: string;
+  /** The path as a template, when it holds an id (`/admin/workspaces/{workspaceId}`). */
+  route?: string;
   url: string;
 }
 
 export interface Telemetry {
   /**
-   * Runs `work` inside a SERVER span for one MCP request, its parent taken from the W3C trace
-   * context in `params._meta` (which wins) or the HTTP headers, and records
-   * mcp.server.operation.duration. `work` reports the outcome through the returned record.
+   * Runs `work` inside a SERVER span for one MCP request (`body`, the parsed JSON-RPC message),
+   * its parent taken from the W3C trace context in `params._meta` (which wins) or the HTTP
+   * headers, and records mcp.server.operation.duration. `work` reports the outcome through the
+   * record it is given.
    */
-  mcpRequest<T>(info: McpRequestInfo, headers: Headers, meta: unknown, work: (record: McpOutcome) => Promise<T>): Promise<T>;
+  mcpRequest<T>(body: unknown, headers: Headers, work: (record: McpOutcome) => Promise<T>): Promise<T>;
   /** A CLIENT span and http.client.request.duration around one Portkey exchange. */
   upstreamCall<T extends { status: number }>(info: UpstreamCallInfo, call: () => Promise<T>): Promise<T>;
   inviteOutcome(tenant: string | undefined, outcome: string): void;
@@ -52,9 +48,9 @@ export interface McpOutcome {
 // Advisory bucket boundaries (seconds) from the MCP and HTTP semantic conventions.
 const DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 
-/** Without an SDK: the work alone, no span, no clock read, no attribute object (the hot path stays as it was). */
+/** Without an SDK: the work alone, no span, no clock read, no message read (the hot path stays as it was). */
 const PASSTHROUGH: Telemetry = {
-  mcpRequest: (_info, _headers, _meta, work) => work({}),
+  mcpRequest: (_body, _headers, work) => work({}),
   upstreamCall: (_info, call) => call(),
   inviteOutcome: () => {},
   authRejected: () => {},
@@ -84,16 +80,16 @@ export function createTelemetry(version: string): Telemetry {
   const rateLimited = meter.createCounter('invite_mcp.rate_limit.refusals', { description: 'invite_user calls refused by a rate limit', unit: '{call}' });
 
   return {
-    async mcpRequest(info, headers, meta, work) {
-      const parent = traceParent(headers, meta);
-      const target = info.toolName ?? undefined;
+    async mcpRequest(body, headers, work) {
+      const info = mcpRequestInfo(body, headers.get('mcp-protocol-version') ?? undefined);
+      const parent = traceParent(headers, metaOf(body));
       const attributes: Record<string, string | number> = { 'mcp.method.name': info.method };
       if (info.toolName) attributes['gen_ai.tool.name'] = info.toolName;
       if (info.requestId !== undefined) attributes['jsonrpc.request.id'] = String(info.requestId);
       if (info.protocolVersion) attributes['mcp.protocol.version'] = info.protocolVersion;
       attributes['network.transport'] = 'tcp';
       attributes['network.protocol.name'] = 'http';
-      const span = tracer.startSpan(target ? `${info.method} ${target}` : info.method, { kind: SpanKind.SERVER, attributes }, parent);
+      const span = tracer.startSpan(info.toolName ? `${info.method} ${info.toolName}` : info.method, { kind: SpanKind.SERVER, attributes }, parent);
       const started = performance.now();
       const record: McpOutcome = {};
       try {
@@ -116,13 +112,14 @@ export function createTelemetry(version: string): Telemetry {
 
     async upstreamCall(info, call) {
       const { hostname, port } = serverOf(info.url);
+      const route = info.route ?? info.path.split('?', 1)[0]!;
       const attributes = {
         'http.request.method': info.method,
         'server.address': hostname,
         'server.port': port,
-        'url.template': info.route,
+        'url.template': route,
       };
-      const span = tracer.startSpan(`${info.method} ${info.route}`, { kind: SpanKind.CLIENT, attributes });
+      const span = tracer.startSpan(`${info.method} ${route}`, { kind: SpanKind.CLIENT, attributes });
       const started = performance.now();
       const metricAttributes: Record<string, string | number> = { 'http.request.method': info.method, 'server.address': hostname, 'server.port': port };
       try {

@@ -1,3 +1,4 @@
+import { SERVER_VARIABLES, type Config } from '../config.js';
 import { ConfigError, TenantLookupError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TenantLookup } from './resolve-tenant.js';
@@ -6,7 +7,8 @@ import { upstreamHosts } from './upstream-hosts.js';
 
 /** The part of a Workers KV namespace binding this uses; any key-value store with a text get fits (Redis on Node). */
 export interface KvNamespaceLike {
-  get(key: string, type: 'text'): Promise<string | null>;
+  /** `deadline` (ms since the epoch): a store that can honour it fails by then. */
+  get(key: string, type: 'text', deadline?: number): Promise<string | null>;
 }
 
 export interface KvTenantOptions {
@@ -65,12 +67,12 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
     );
   };
 
-  return async (tenantId) => {
+  return async (tenantId, deadline) => {
     const hit = cache.get(tenantId);
     if (hit && hit.expires > now()) return hit.tenant;
     let text: string | null;
     try {
-      text = await o.kv.get(tenantId, 'text');
+      text = await o.kv.get(tenantId, 'text', deadline);
     } catch {
       throw new TenantLookupError('The tenant store could not be read just now; nothing was sent to Portkey. Try again shortly.');
     }
@@ -93,4 +95,22 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
     cache.set(tenantId, { tenant, expires: now() + ttlMs });
     return tenant;
   };
+}
+
+/**
+ * The lookup for an external tenant store (Workers KV, Redis on Node) with its rules taken from
+ * the configuration, so every store holds entries to exactly the same rules.
+ */
+export function createStoreTenantLookup(
+  config: Pick<Config, 'portkeyBaseUrl' | 'portkeyAllowedHosts' | 'insecureHttpHosts' | 'tenantsCacheTtlMs'>,
+  store: Pick<KvTenantOptions, 'kv' | 'env' | 'logger' | 'storeName'>,
+): TenantLookup {
+  return createKvTenantLookup({
+    ...store,
+    defaultBaseUrl: config.portkeyBaseUrl,
+    allowedHosts: config.portkeyAllowedHosts,
+    insecureHttpHosts: config.insecureHttpHosts,
+    serverVariables: SERVER_VARIABLES,
+    ttlMs: config.tenantsCacheTtlMs,
+  });
 }

@@ -2,10 +2,11 @@ import type { Caller } from '../auth/caller.js';
 import { TenantError } from '../errors.js';
 import type { Tenant, TenantTable } from './tenant-table.js';
 
-export type TenantResolver = (caller: Caller) => Promise<Tenant>;
+/** `deadline` (ms since the epoch): by when a shared store must have answered (src/limits/store-deadline.ts). */
+export type TenantResolver = (caller: Caller, deadline?: number) => Promise<Tenant>;
 
-/** A further source of tenants looked up by id (Workers KV); undefined when it has none. */
-export type TenantLookup = (tenantId: string) => Promise<Tenant | undefined>;
+/** A further source of tenants looked up by id (Workers KV, Redis); undefined when it has none. */
+export type TenantLookup = (tenantId: string, deadline?: number) => Promise<Tenant | undefined>;
 
 /**
  * Maps a verified caller to its tenant. A caller only ever reaches the tenant its own token
@@ -17,7 +18,7 @@ export function createTenantResolver(table: TenantTable, tenantClaim: string, lo
     return async () => tenant;
   }
   const tenants = table.tenants;
-  return async (caller) => {
+  return async (caller, deadline) => {
     if (caller.tenantId === undefined) {
       throw new TenantError(
         `Your token has no "${tenantClaim}" claim (a non-empty string naming your tenant), so this server cannot tell which Portkey organisation to use. ` +
@@ -25,7 +26,7 @@ export function createTenantResolver(table: TenantTable, tenantClaim: string, lo
       );
     }
     // A Map, not an object: a claim such as "__proto__" cannot reach Object.prototype.
-    const tenant = tenants.get(caller.tenantId) ?? (await lookup?.(caller.tenantId));
+    const tenant = tenants.get(caller.tenantId) ?? (await lookup?.(caller.tenantId, deadline));
     if (!tenant) {
       throw new TenantError(
         `Tenant ${JSON.stringify(caller.tenantId)} (from the "${tenantClaim}" claim) is not configured on this server. ` +

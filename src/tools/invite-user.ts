@@ -2,6 +2,7 @@ import type { Caller } from '../auth/caller.js';
 import { PolicyError, ScopeError, ServerConfigurationError, ShuttingDownError } from '../errors.js';
 import { callBudgetMs } from '../portkey/call-budget.js';
 import { enforceRateLimits } from '../limits/enforce.js';
+import { storeStepDeadline } from '../limits/store-deadline.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
 import { policyViolations } from '../policy/policy.js';
 import type { CreateInvite, InviteCreated, PortkeyCallResult, PortkeyClient } from '../portkey/client.js';
@@ -64,8 +65,9 @@ export async function authorizeInvite(
   caller: Caller,
   resolveTenant: TenantResolver,
   adminScope: string | undefined,
+  storeDeadline?: number,
 ): Promise<Tenant> {
-  const tenant = await resolveTenant(caller);
+  const tenant = await resolveTenant(caller, storeDeadline);
   const broken = policyViolations(tenant.allow, args);
   if (broken.length) throw new PolicyError(broken);
   // Checked after the policy, so that a step-up is only asked for a grant that would be allowed.
@@ -80,7 +82,9 @@ export async function authorizeInvite(
 
 export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
   const startedAt = Date.now();
-  const tenant = await authorizeInvite(args, deps.caller, deps.resolveTenant, deps.adminScope);
+  // One deadline for the tenant and the limits together: a stalled store costs a call STORE_STEP_MS at most.
+  const storeDeadline = storeStepDeadline();
+  const tenant = await authorizeInvite(args, deps.caller, deps.resolveTenant, deps.adminScope, storeDeadline);
   deps.audit.tenant = tenant.id;
   if (!tenant.apiKey) {
     throw new ServerConfigurationError(
@@ -88,7 +92,7 @@ export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
         'The operator must set PORTKEY_API_KEY (an organisation admin key from Portkey → Admin Settings → API Keys) and restart.',
     );
   }
-  await enforceRateLimits(deps.rateLimiters, tenant.id, deps.caller.subject);
+  await enforceRateLimits(deps.rateLimiters, tenant.id, deps.caller.subject, storeDeadline);
   refuseIfCutBeforeAnswer(deps);
   const target = { baseUrl: tenant.baseUrl, apiKey: tenant.apiKey, label: deps.keyLabel(tenant) };
   let result: PortkeyCallResult<InviteCreated>;

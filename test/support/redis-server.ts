@@ -16,6 +16,13 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port, empty. */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay up, nothing answers, as in a failover or a fork pause. */
+  stall(): void;
+  /** Thaws it (SIGCONT): it runs whatever reached it meanwhile. */
+  resume(): void;
+  /** Runs redis-cli as the default user (with the password), returning its output. */
+  cli(...args: string[]): string;
+  port: number;
   close(): Promise<void>;
 }
 
@@ -39,7 +46,10 @@ export async function startTestRedis(): Promise<TestRedis> {
   const given = process.env.REDIS_URL;
   if (given && !redisServerPath()) {
     const none = async () => {};
-    return { url: given, password: new URL(given).password, own: false, kill: none, restart: none, close: none };
+    const unsupported = () => {
+      throw new Error('not with a Redis named by REDIS_URL');
+    };
+    return { url: given, password: new URL(given).password, own: false, kill: none, restart: none, close: none, stall: unsupported, resume: unsupported, cli: unsupported, port: Number(new URL(given).port) };
   }
   const password = `redis-pass-SECRET-${Math.random().toString(36).slice(2)}`;
   const port = await freePort();
@@ -67,6 +77,26 @@ export async function startTestRedis(): Promise<TestRedis> {
     process.kill(-c.pid, 'SIGKILL');
     await exited;
   };
+  const signal = (name: NodeJS.Signals) => {
+    if (child?.pid && child.exitCode === null) process.kill(-child.pid, name);
+  };
+  const cli = (...args: string[]) =>
+    execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--no-auth-warning', '-a', password, ...args], { encoding: 'utf8' });
+  const close = async () => {
+    signal('SIGCONT');
+    await kill();
+  };
   await start();
-  return { url: `redis://:${password}@127.0.0.1:${port}`, password, own: true, kill, restart: start, close: kill };
+  return {
+    url: `redis://:${password}@127.0.0.1:${port}`,
+    password,
+    own: true,
+    kill,
+    restart: start,
+    close,
+    stall: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
+    cli,
+    port,
+  };
 }
