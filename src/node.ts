@@ -12,7 +12,7 @@ import { withDotEnv } from './node/env.js';
 import { loadNodeConfig, refuseToStart, withFreePort } from './node/node-config.js';
 import { startNodeServer, shutdownDeadlineMs, type RunningServer } from './node/server.js';
 import { handleSignals } from './node/signals.js';
-import { startTelemetry } from './node/telemetry.js';
+import { startTelemetry, TELEMETRY_FLUSH_MS } from './node/telemetry.js';
 import { batchedStdout } from './node/stdout.js';
 
 export { loadNodeConfig, readNodeEnv } from './node/node-config.js';
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const logger = createLogger(stdout.write, config.logLevel);
   for (const message of config.warnings) logger.warn('config.warning', { message });
   // 2. Telemetry, when OTEL_* variables ask for it: before the app, whose meters it must provide.
-  const telemetry = await startTelemetry(env, logger);
+  const telemetry = await startTelemetry(env, logger, { host: config.host, localMode: config.localMode });
   // 3. The server.
   let running: RunningServer;
   try {
@@ -52,6 +52,8 @@ async function main(): Promise<void> {
     stdout,
     shutdown: async (signal) => {
       const deadlineMs = shutdownDeadlineMs(config);
+      // Telemetry's flush comes last and ends by this time at the latest (README: the grace formula).
+      const flushBy = Date.now() + config.shutdownDrainMs + deadlineMs + TELEMETRY_FLUSH_MS;
       logger.info('server.stopping', { signal, drain_ms: config.shutdownDrainMs, deadline_ms: deadlineMs });
       const { cutResponses } = await running.shutdown({
         drainMs: config.shutdownDrainMs,
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
         onStopAccepting: () => logger.info('server.not_accepting', {}),
       });
       if (cutResponses > 0) logger.warn('server.cut_responses', { responses: cutResponses, deadline_ms: deadlineMs });
-      await telemetry?.shutdown();
+      await telemetry?.shutdown(Math.min(TELEMETRY_FLUSH_MS, flushBy - Date.now()));
     },
   });
 }

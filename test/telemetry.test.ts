@@ -6,7 +6,8 @@
  * in anything exported, a Prometheus scrape, and OTEL_SDK_DISABLED=true exporting nothing.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRETS, freePort, inviteCall, observed, token } from './support/harness.js';
@@ -45,6 +46,7 @@ interface OtlpSpan {
   kind: number;
   attributes: { key: string; value: Record<string, unknown> }[];
   status?: { code?: number };
+  links?: { traceId: string; spanId: string; traceState?: string }[];
 }
 
 const spansIn = (r: Receiver): OtlpSpan[] =>
@@ -98,6 +100,7 @@ const TRACE_A = '0af7651916cd43dd8448eb211c80319c';
 const PARENT_A = 'b7ad6b7169203331';
 const TRACE_B = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_B = '00f067aa0ba902b7';
+const TRACE_C = '5bf92f3577b34da6a3ce929d0e0e4799';
 
 describe('OTLP traces and metrics to a receiver (http/json)', () => {
   let receiver: Receiver;
@@ -117,7 +120,10 @@ describe('OTLP traces and metrics to a receiver (http/json)', () => {
     bearer = await token();
     portkey.reset();
     // 1. traceparent in the HTTP header only.
-    await post(s.url, inviteCall({ email: 'traced@example.com', role: 'member', workspaces: [] }, 1), bearer, { traceparent: `00-${TRACE_A}-${PARENT_A}-01` });
+    await post(s.url, inviteCall({ email: 'traced@example.com', role: 'member', workspaces: [] }, 1), bearer, {
+      traceparent: `00-${TRACE_A}-${PARENT_A}-01`,
+      tracestate: 'vendor=caller-data-SECRET',
+    });
     // 2. traceparent in params._meta, and another in the header: _meta wins.
     const withMeta = inviteCall({ email: 'meta@example.com', role: 'member', workspaces: [] }, 2) as any;
     withMeta.params._meta = { traceparent: `00-${TRACE_B}-${PARENT_B}-01` };
@@ -125,7 +131,10 @@ describe('OTLP traces and metrics to a receiver (http/json)', () => {
     // 3. refused: the same email again is a 409 from Portkey, an isError result.
     const refused = await post(s.url, inviteCall({ email: 'traced@example.com', role: 'member', workspaces: [] }, 3), bearer);
     expect(refused.result.isError).toBe(true);
-    await waitFor(() => spansIn(receiver).filter((sp) => sp.kind === 2).length >= 3 && metricNames(receiver).includes('mcp.server.operation.duration'), 'spans and metrics to arrive');
+    // 4. ids a caller could grow a span with, or hide personal data in; and a caller asking not to be sampled.
+    await post(s.url, { jsonrpc: '2.0', id: 'x'.repeat(100_000), method: 'tools/list' }, bearer);
+    await post(s.url, { jsonrpc: '2.0', id: 'someone@example.com', method: 'tools/list' }, bearer, { traceparent: `00-${TRACE_C}-${PARENT_A}-00` });
+    await waitFor(() => spansIn(receiver).filter((sp) => sp.kind === 2).length >= 5 && metricNames(receiver).includes('mcp.server.operation.duration'), 'spans and metrics to arrive');
   });
   afterAll(async () => {
     s.child.kill('SIGTERM');
@@ -133,10 +142,16 @@ describe('OTLP traces and metrics to a receiver (http/json)', () => {
     await receiver.close();
   });
 
-  it('a SERVER span "tools/call invite_user" under the header\'s traceparent, with the MCP attributes, and a CLIENT span for the POST under it', () => {
+  it('a SERVER span "tools/call invite_user" in a trace of its own, linked to the header\'s traceparent, with the MCP attributes, and a CLIENT span for the POST under it', () => {
     const spans = spansIn(receiver);
-    const serverSpan = spans.find((sp) => sp.traceId === TRACE_A && sp.parentSpanId === PARENT_A)!;
+    const serverSpan = spans.find((sp) => sp.kind === 2 && attr(sp, 'jsonrpc.request.id') === '1')!;
     expect(serverSpan).toMatchObject({ name: 'tools/call invite_user', kind: 2 });
+    // The caller's context is a link: its trace id is not ours, its tracestate is not exported.
+    expect(serverSpan.traceId).not.toBe(TRACE_A);
+    expect(serverSpan.parentSpanId || undefined).toBeUndefined();
+    expect(serverSpan.links).toEqual([expect.objectContaining({ traceId: TRACE_A, spanId: PARENT_A })]);
+    expect(serverSpan.links![0]!.traceState || undefined).toBeUndefined();
+    expect(JSON.stringify(receiver.bodies)).not.toContain('caller-data-SECRET');
     expect(attr(serverSpan, 'mcp.method.name')).toBe('tools/call');
     expect(attr(serverSpan, 'gen_ai.tool.name')).toBe('invite_user');
     expect(attr(serverSpan, 'jsonrpc.request.id')).toBe('1');
@@ -149,11 +164,23 @@ describe('OTLP traces and metrics to a receiver (http/json)', () => {
     expect(attr(client, 'http.response.status_code')).toBe(200);
   });
 
-  it('params._meta.traceparent wins over the header', () => {
+  it('params._meta.traceparent wins over the header (as the link)', () => {
     const spans = spansIn(receiver);
     const metaSpan = spans.find((sp) => sp.kind === 2 && attr(sp, 'jsonrpc.request.id') === '2')!;
-    expect(metaSpan.traceId).toBe(TRACE_B);
-    expect(metaSpan.parentSpanId).toBe(PARENT_B);
+    expect(metaSpan.links).toEqual([expect.objectContaining({ traceId: TRACE_B, spanId: PARENT_B })]);
+  });
+
+  it('a request id is recorded only when it is a short plain token: not 100 KB of it, not an email', () => {
+    const lists = spansIn(receiver).filter((sp) => sp.name === 'tools/list');
+    expect(lists).toHaveLength(2);
+    for (const sp of lists) expect(attr(sp, 'jsonrpc.request.id')).toBeUndefined();
+    expect(JSON.stringify(receiver.bodies)).not.toContain('someone@example.com');
+    expect(Math.max(...receiver.bodies.map((b) => b.text.length))).toBeLessThan(50_000);
+  });
+
+  it('sampling is ours: a caller whose traceparent says "not sampled" is traced all the same', () => {
+    const sp = spansIn(receiver).find((s) => s.links?.some((l) => l.traceId === TRACE_C));
+    expect(sp).toBeDefined();
   });
 
   it('a refused invite: error.type tool_error and an error status on the SERVER span; the CLIENT span shows 409 and the lookup GET', () => {
@@ -223,6 +250,92 @@ describe('OTEL_SDK_DISABLED=true', () => {
       s.child.kill('SIGTERM');
       await s.exited;
       await receiver.close();
+    }
+  });
+});
+
+describe('telemetry that an operator runs in production', () => {
+  const stop = async (s: Started) => {
+    s.child.kill('SIGTERM');
+    await s.exited;
+  };
+  const nonJsonLines = (s: Started) => s.stdout().split('\n').filter((l) => l.trim() !== '' && !l.startsWith('{'));
+
+  it('/metrics listens on the server\'s own HOST by default, and a port that is taken is a warning, not silence', async () => {
+    const taken = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => taken.listen(port, '127.0.0.1', r));
+    const s = await server({ OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) });
+    try {
+      await waitFor(() => s.stdout().includes('telemetry.metrics_endpoint_unavailable'), 'the warning');
+      const line = s.stdout().split('\n').find((l) => l.includes('telemetry.metrics_endpoint_unavailable'))!;
+      expect(JSON.parse(line)).toMatchObject({ level: 'warn', code: 'EADDRINUSE', hint: expect.stringMatching(/OTEL_EXPORTER_PROMETHEUS_PORT/) });
+    } finally {
+      await stop(s);
+      taken.close();
+    }
+    // Free now: served on 127.0.0.1 (HOST), not on every interface.
+    const s2 = await server({ OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) });
+    try {
+      await waitFor(() => {
+        try {
+          return execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).includes(':' + port);
+        } catch {
+          return true; // no ss here: the scrape below still shows it serves
+        }
+      }, 'the metrics endpoint');
+      const listening = (() => {
+        try {
+          return execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+        } catch {
+          return undefined;
+        }
+      })();
+      if (listening !== undefined) expect(listening).toContain(`127.0.0.1:${port}`);
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+    } finally {
+      await stop(s2);
+    }
+  });
+
+  it('outside local mode, the console exporter is refused with a warning and OTEL_LOG_LEVEL=debug writes JSON lines only', async () => {
+    const s = await server({ OTEL_TRACES_EXPORTER: 'console', OTEL_METRICS_EXPORTER: 'none', OTEL_LOG_LEVEL: 'debug' });
+    try {
+      await post(s.url, { jsonrpc: '2.0', id: 7, method: 'tools/list' }, await token());
+      await new Promise((r) => setTimeout(r, 500));
+      expect(s.stdout()).toContain('telemetry.console_refused');
+      expect(s.stdout()).toContain('"event":"telemetry.sdk"');
+    } finally {
+      await stop(s);
+    }
+    expect(nonJsonLines(s)).toEqual([]);
+  });
+
+  it('a collector that never answers holds the shutdown for the flush bound at most', async () => {
+    // Accepts connections, never answers.
+    const sockets: net.Socket[] = [];
+    const hung = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    const s = await server({
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '30000',
+      OTEL_BSP_SCHEDULE_DELAY: '60000',
+      OTEL_METRIC_EXPORT_INTERVAL: '60000',
+    });
+    try {
+      await post(s.url, { jsonrpc: '2.0', id: 8, method: 'tools/list' }, await token());
+      const started = Date.now();
+      s.child.kill('SIGTERM');
+      await s.exited;
+      // Nothing in flight: the 2 s flush bound and process exit, not the exporter's 30 s timeout.
+      expect(Date.now() - started).toBeLessThan(6_000);
+      expect(s.stdout()).toContain('telemetry.flush_abandoned');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      hung.close();
     }
   });
 });

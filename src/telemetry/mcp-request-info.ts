@@ -26,12 +26,23 @@ export function mcpRequestInfo(body: unknown, protocolHeader: string | undefined
   const m = (body && typeof body === 'object' ? body : {}) as Message;
   const method = typeof m.method === 'string' && KNOWN_METHODS.has(m.method) ? m.method : '_other';
   const toolName = method === 'tools/call' ? (typeof m.params?.name === 'string' && KNOWN_TOOLS.has(m.params.name) ? m.params.name : '_other') : undefined;
-  const requestId = typeof m.id === 'string' || typeof m.id === 'number' ? m.id : undefined;
+  const requestId = recordableId(m.id);
   // initialize names the version it asks for; later requests carry the negotiated one in the header.
   const fromInit = method === 'initialize' && typeof m.params?.protocolVersion === 'string' ? m.params.protocolVersion : undefined;
   const version = fromInit ?? protocolHeader;
   const protocolVersion = version && /^\d{4}-\d{2}-\d{2}$/.test(version) ? version : undefined;
   return { method, toolName, requestId, protocolVersion };
+}
+
+/**
+ * The caller chooses the JSON-RPC id: it is recorded only when it is a short plain token (a number,
+ * or up to 64 letters, digits and . _ : -), so no caller can grow a span (a 900 KiB id) or put
+ * personal data in one (an id holding an email has an @).
+ */
+const RECORDABLE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+function recordableId(id: unknown): string | number | undefined {
+  if (typeof id === 'number') return Number.isFinite(id) ? id : undefined;
+  return typeof id === 'string' && RECORDABLE_ID.test(id) ? id : undefined;
 }
 
 /** `params._meta` of a request, where MCP carries W3C trace context (traceparent, tracestate). */

@@ -11,7 +11,9 @@
  * invitee's email is personal data and stays in the audit line.
  */
 import { mcpRequestInfo, metaOf } from './mcp-request-info.js';
-import { context, createNoopMeter, metrics, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
+import {
+  context, createNoopMeter, isSpanContextValid, metrics, propagation, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type SpanContext,
+} from '@opentelemetry/api';
 
 const SCOPE = 'portkey-invite-mcp';
 
@@ -82,14 +84,18 @@ export function createTelemetry(version: string): Telemetry {
   return {
     async mcpRequest(body, headers, work) {
       const info = mcpRequestInfo(body, headers.get('mcp-protocol-version') ?? undefined);
-      const parent = traceParent(headers, metaOf(body));
+      // The caller's trace context is a link, never the parent: a caller may not choose our trace id
+      // or sampling (forcing every call traced, or hiding its own), and its tracestate is not kept.
+      const callerContext = callerSpanContext(headers, metaOf(body));
+      const links = callerContext ? [{ context: callerContext }] : undefined;
+      const parent = ROOT_CONTEXT;
       const attributes: Record<string, string | number> = { 'mcp.method.name': info.method };
       if (info.toolName) attributes['gen_ai.tool.name'] = info.toolName;
       if (info.requestId !== undefined) attributes['jsonrpc.request.id'] = String(info.requestId);
       if (info.protocolVersion) attributes['mcp.protocol.version'] = info.protocolVersion;
       attributes['network.transport'] = 'tcp';
       attributes['network.protocol.name'] = 'http';
-      const span = tracer.startSpan(info.toolName ? `${info.method} ${info.toolName}` : info.method, { kind: SpanKind.SERVER, attributes }, parent);
+      const span = tracer.startSpan(info.toolName ? `${info.method} ${info.toolName}` : info.method, { kind: SpanKind.SERVER, attributes, links, root: true }, parent);
       const started = performance.now();
       const record: McpOutcome = {};
       try {
@@ -172,21 +178,27 @@ function serverOf(url: string): { hostname: string; port: number } {
 }
 
 /**
- * The parent of a request's span: W3C trace context from `params._meta` (MCP carries it there
- * for each request; it wins), else from the HTTP headers (traceparent, tracestate).
+ * The caller's span, to link to: W3C trace context from `params._meta` (MCP carries it there for
+ * each request; it wins), else from the HTTP headers. Only the trace and span ids are kept: not
+ * the sampled flag (sampling is this server's), not tracestate (caller data we do not export).
  */
-function traceParent(headers: Headers, meta: unknown): Context {
+function callerSpanContext(headers: Headers, meta: unknown): SpanContext | undefined {
+  let found: SpanContext | undefined;
   if (meta && typeof meta === 'object' && typeof (meta as { traceparent?: unknown }).traceparent === 'string') {
     const carrier = meta as Record<string, unknown>;
-    const fromMeta = propagation.extract(ROOT_CONTEXT, carrier, {
-      keys: (c) => Object.keys(c),
-      get: (c, key) => (typeof c[key] === 'string' ? (c[key] as string) : undefined),
-    });
-    if (trace.getSpanContext(fromMeta)) return fromMeta;
+    found = trace.getSpanContext(
+      propagation.extract(ROOT_CONTEXT, carrier, {
+        keys: (c) => Object.keys(c),
+        get: (c, key) => (key === 'traceparent' && typeof c[key] === 'string' ? (c[key] as string) : undefined),
+      }),
+    );
   }
-  return propagation.extract(ROOT_CONTEXT, headers, {
-    keys: (h) => [...h.keys()],
-    get: (h, key) => h.get(key) ?? undefined,
-  });
+  found ??= trace.getSpanContext(
+    propagation.extract(ROOT_CONTEXT, headers, {
+      keys: (h) => [...h.keys()],
+      get: (h, key) => (key === 'traceparent' ? (h.get(key) ?? undefined) : undefined),
+    }),
+  );
+  return found && isSpanContextValid(found) ? { traceId: found.traceId, spanId: found.spanId, traceFlags: TraceFlags.NONE } : undefined;
 }
 
