@@ -68,3 +68,38 @@ describe('tenants from Workers KV', () => {
     await expect(lookup('acme')).rejects.toThrow(/could not be read just now/);
   });
 });
+
+describe('external entries and the key variables they may read (issue 26)', () => {
+  // Each of these upper-cases (or folds) onto PORTKEY_KEY_ACME, PORTKEY_KEY_IBM, … : another tenant's variable.
+  it.each(['acme\u200b', 'acmeé', '-acme', 'Acme', 'acme-', 'ıbm', 'oﬃce', 'glaß', 'acme__x', 'a'.repeat(65)])(
+    'tenant id %j may not read a key variable from the store: it must carry its key inline',
+    async (id) => {
+      const own = `PORTKEY_KEY_${id.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64)}`;
+      const { kv } = fakeKv({ [id]: JSON.stringify({ apiKey: { env: own } }) });
+      const lookup = createKvTenantLookup({ ...base, kv, env: { [own]: KEY }, defaultBaseUrl: 'https://x.example/v1' });
+      logs.length = 0;
+      await expect(lookup(id)).rejects.toBeInstanceOf(TenantLookupError);
+      expect(JSON.parse(logs[0]!).problem).toMatch(/only for tenant ids made of lowercase letters, digits and single underscores.*inline/);
+    },
+  );
+
+  it('ids that map one-to-one still read their own variable', async () => {
+    const { kv } = fakeKv({ acme_corp: JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME_CORP' } }), ibm2: JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_IBM2' } }) });
+    const lookup = createKvTenantLookup({ ...base, kv, env: { PORTKEY_KEY_ACME_CORP: KEY, PORTKEY_KEY_IBM2: KEY }, defaultBaseUrl: 'https://x.example/v1' });
+    expect((await lookup('acme_corp'))?.apiKey).toBe(KEY);
+    expect((await lookup('ibm2'))?.apiKey).toBe(KEY);
+  });
+
+  it('a broken entry is cached like an absent one: one store read and one warn line per TTL, however many calls', async () => {
+    const { kv, reads } = fakeKv({ bad: '{not json' });
+    let now = 0;
+    const lookup = createKvTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1', ttlMs: 1000, now: () => now });
+    logs.length = 0;
+    for (let i = 0; i < 50; i++) await expect(lookup('bad')).rejects.toThrow(/"bad"'s entry in the tenant store is invalid/);
+    expect(reads).toEqual(['bad']);
+    expect(logs.filter((l) => l.includes('tenants.kv_entry_invalid'))).toHaveLength(1);
+    now = 1500;
+    await expect(lookup('bad')).rejects.toThrow(TenantLookupError);
+    expect(reads).toEqual(['bad', 'bad']);
+  });
+});

@@ -453,3 +453,13 @@ describe('TENANTS_FILE (Node)', () => {
     expect(err.message).not.toContain(BAD_ENTRY_KEY);
   });
 });
+
+describe('a tenant claim that is not well-formed text', () => {
+  it('names no tenant, whatever the table holds (a lone surrogate would share a store entry with others)', async () => {
+    const { createTenantResolver } = await import('../src/tenants/resolve-tenant.js');
+    const tenant = { id: 'acme\uD800', apiKey: 'pk-x', baseUrl: 'https://x.example/v1', allow: {} };
+    const resolve = createTenantResolver({ mode: 'multi', tenants: new Map([[tenant.id, tenant]]) }, 'org_id', async () => tenant);
+    const caller = { tenantId: 'acme\uD800', scopes: new Set<string>(), claims: {} } as never;
+    await expect(resolve(caller)).rejects.toThrow(/"org_id" claim is not well-formed text/);
+  });
+});

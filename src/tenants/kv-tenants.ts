@@ -49,7 +49,13 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
   const maxEntries = o.maxEntries ?? 1000;
   // Read the clock through the global at each call (not a reference taken once), so a test's fake clock reaches it.
   const now = o.now ?? (() => Date.now());
-  const cache = new Map<string, { tenant: Tenant | undefined; expires: number }>();
+  // Absent and broken entries are cached like good ones: a tenant's callers cannot make every call
+  // (tools/list included) a store read and a warn line; the operator sees one warning per TTL.
+  const cache = new Map<string, { tenant: Tenant | undefined; broken?: TenantLookupError; expires: number }>();
+  const remember = (tenantId: string, entry: { tenant: Tenant | undefined; broken?: TenantLookupError }) => {
+    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
+    cache.set(tenantId, { ...entry, expires: now() + ttlMs });
+  };
   const context = {
     env: o.env,
     defaultBaseUrl: o.defaultBaseUrl,
@@ -69,7 +75,10 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
 
   return async (tenantId, deadline) => {
     const hit = cache.get(tenantId);
-    if (hit && hit.expires > now()) return hit.tenant;
+    if (hit && hit.expires > now()) {
+      if (hit.broken) throw hit.broken;
+      return hit.tenant;
+    }
     let text: string | null;
     try {
       text = await o.kv.get(tenantId, 'text', deadline);
@@ -82,17 +91,20 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
       try {
         entry = JSON.parse(text);
       } catch {
-        throw broken(tenantId, `the entry in ${storeName} is not valid JSON`);
+        const error = broken(tenantId, `the entry in ${storeName} is not valid JSON`);
+        remember(tenantId, { tenant: undefined, broken: error });
+        throw error;
       }
       try {
         tenant = parseTenantEntry(tenantId, entry, context);
       } catch (err) {
         // parseTenantEntry's messages name the tenant, field and variable, never a value.
-        throw broken(tenantId, `${err instanceof ConfigError ? err.message : 'invalid entry'} (in ${storeName})`);
+        const error = broken(tenantId, `${err instanceof ConfigError ? err.message : 'invalid entry'} (in ${storeName})`);
+        remember(tenantId, { tenant: undefined, broken: error });
+        throw error;
       }
     }
-    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
-    cache.set(tenantId, { tenant, expires: now() + ttlMs });
+    remember(tenantId, { tenant });
     return tenant;
   };
 }

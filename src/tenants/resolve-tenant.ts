@@ -3,6 +3,8 @@ import { TenantError } from '../errors.js';
 import type { Tenant, TenantTable } from './tenant-table.js';
 
 /** `deadline` (ms since the epoch): by when a shared store must have answered (src/limits/store-deadline.ts). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export type TenantResolver = (caller: Caller, deadline?: number) => Promise<Tenant>;
 
 /** A further source of tenants looked up by id (Workers KV, Redis); undefined when it has none. */
@@ -23,6 +25,14 @@ export function createTenantResolver(table: TenantTable, tenantClaim: string, lo
       throw new TenantError(
         `Your token has no "${tenantClaim}" claim (a non-empty string naming your tenant), so this server cannot tell which Portkey organisation to use. ` +
           'Ask your administrator for a token that carries it.',
+      );
+    }
+    // Text with an unpaired surrogate is not text: stores re-encode it (Redis, KV: two such ids share
+    // one entry) while limits keep it apart. No tenant has such an id.
+    if (LONE_SURROGATE.test(caller.tenantId)) {
+      throw new TenantError(
+        `Your token's "${tenantClaim}" claim is not well-formed text (it holds an unpaired UTF-16 surrogate), so it names no tenant. ` +
+          'Ask your administrator for a token whose claim is the tenant id as plain text.',
       );
     }
     // A Map, not an object: a claim such as "__proto__" cannot reach Object.prototype.

@@ -163,8 +163,21 @@ function keyVariableProblem(tenantId: string, name: string, serverVariables: Rea
   );
 }
 
+/**
+ * Tenant ids whose key variable is theirs alone: lowercase letters and digits, single underscores
+ * between them. Upper-casing them is one-to-one; for any other id it is not ("Acme", "acme-",
+ * "ıbm", "oﬃce", "glaß", "acme" + a zero-width space all map onto another id's variable).
+ */
+const ONE_TO_ONE_ID = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
+
 /** An external store's entry naming another tenant's key variable: "evil" may not read PORTKEY_KEY_ACME. */
 function notOwnKeyProblem(tenantId: string, name: string, serverVariables: ReadonlySet<string>): string | undefined {
+  if (!ONE_TO_ONE_ID.test(tenantId) || tenantId.length > 64) {
+    return (
+      `{"env"} is allowed in the tenant store only for tenant ids made of lowercase letters, digits and single underscores (up to 64), ` +
+      `whose key variable PORTKEY_KEY_<ID> belongs to them alone; this id is not one. Carry the key inline ("apiKey": "<key>") in this entry.`
+    );
+  }
   const own = suggestedKeyVariable(tenantId, serverVariables);
   if (name === own) return undefined;
   return (
