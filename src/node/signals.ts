@@ -22,6 +22,9 @@ export interface SignalHandlingOptions {
   shutdown: (signal: NodeJS.Signals) => Promise<void>;
 }
 
+/** How long the last log lines may take to leave before the process exits (a reader that is gone must not hold it). */
+const FINAL_LOG_DRAIN_MS = 1_000;
+
 export function handleSignals({ logger, stdout, shutdown }: SignalHandlingOptions): void {
   let firstAt: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
@@ -38,9 +41,9 @@ export function handleSignals({ logger, stdout, shutdown }: SignalHandlingOption
     firstAt = performance.now();
     void shutdown(signal).then(() => {
       logger.info('server.stopped', {});
-      // Log lines are batched per event-loop turn: write the last ones (audit lines included) before exiting.
-      stdout.flush();
-      process.exit(0);
+      // Log lines are batched per event-loop turn and stdout does not block: write the last ones
+      // (audit lines included) and let them out, within a bound, before exiting.
+      void stdout.drain(FINAL_LOG_DRAIN_MS).then(() => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
