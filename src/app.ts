@@ -11,7 +11,7 @@ import { authenticate } from './http/authenticate.js';
 import { guardRequestSource, requestSourcePolicy } from './http/dns-rebinding.js';
 import { bodyLimitByLength, onlyWithOrigin } from './http/fast-paths.js';
 import { clientAddress } from './http/client-address.js';
-import { answerOAuthProbes } from './http/oauth-probes.js';
+import { answerOAuthProbes, NO_OAUTH_HEADERS } from './http/oauth-probes.js';
 import { requestId } from './http/request-id.js';
 import type { AppEnv } from './http/app-env.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
@@ -123,7 +123,11 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     app.get(path, (c) =>
       hasAuthorizationServer(config)
         ? c.json(metadata)
-        : c.json({ error: 'not_found', error_description: 'No authorization server is configured: tokens are issued by the platform that shares AUTH_JWT_SECRET.' }, 404),
+        : c.json(
+            { error: 'not_found', error_description: 'No authorization server is configured: tokens are issued by the platform that shares AUTH_JWT_SECRET.' },
+            404,
+            NO_OAUTH_HEADERS,
+          ),
     );
   }
   if (!hasAuthorizationServer(config)) answerOAuthProbes(app);

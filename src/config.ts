@@ -351,7 +351,7 @@ export function loadConfig(rawEnv: Env, options: LoadOptions = {}): Config {
   }
   if (!localMode && !multi && !e.PORTKEY_API_KEY) {
     warnings.push(
-      'No Portkey key is configured (neither PORTKEY_API_KEY nor TENANTS, TENANTS_FILE or TENANTS_KV is set): ' +
+      'No Portkey key is configured (neither PORTKEY_API_KEY nor TENANTS, TENANTS_FILE, TENANTS_REDIS_PREFIX (Node) or TENANTS_KV (Workers) is set): ' +
         'every invite_user call will fail with "not configured" until one is.',
     );
   }

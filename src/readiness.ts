@@ -24,7 +24,7 @@ export function createReadinessCheck({ config, keysReady, isShuttingDown }: Read
   const tenants = config.tenants;
   const portkeyMissing =
     tenants.mode === 'single' && !tenants.tenant.apiKey
-      ? 'No Portkey admin key is configured: set PORTKEY_API_KEY (one tenant) or TENANTS / TENANTS_FILE / TENANTS_KV (several).'
+      ? 'No Portkey admin key is configured: set PORTKEY_API_KEY (one tenant) or TENANTS / TENANTS_FILE (several; also TENANTS_REDIS_PREFIX on Node, TENANTS_KV on Workers).'
       : undefined;
   return async () => {
     const missing: ReadinessReport['missing'] = [];

@@ -52,7 +52,7 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
         logger,
         // Cloudflare sets CF-Connecting-IP to the client's address; a client cannot forge it.
         socketAddress: (c) => c.req.header('cf-connecting-ip'),
-        resolveTenant: createTenantResolver(config.tenants, config.auth.tenantClaim, lookup),
+        resolveTenant: createTenantResolver(config.tenants, config.auth.tenantClaim, lookup, lookup ? 'TENANTS_KV' : undefined),
         rateLimiters,
         // fetch is the native HTTP client on Workers; the transport bounds answers by decoded size.
         transport: createFetchTransport(),

@@ -118,7 +118,7 @@ describe('warnings', () => {
   it('warns when no Portkey key is configured outside local mode (and not in local mode, which says so in its banner)', () => {
     expect(warningsOf({ AUTH_JWT_SECRET: SECRET })).toMatchInlineSnapshot(`
       [
-        "No Portkey key is configured (neither PORTKEY_API_KEY nor TENANTS, TENANTS_FILE or TENANTS_KV is set): every invite_user call will fail with "not configured" until one is.",
+        "No Portkey key is configured (neither PORTKEY_API_KEY nor TENANTS, TENANTS_FILE, TENANTS_REDIS_PREFIX (Node) or TENANTS_KV (Workers) is set): every invite_user call will fail with "not configured" until one is.",
       ]
     `);
     expect(warningsOf({})).toEqual([]);

@@ -19,7 +19,9 @@ export function plainHttpProblem(value: string, name: string, insecureHosts: rea
     return undefined; // not a URL: plainHttpUrl reports it
   }
   if (url.protocol !== 'http:' || LOOPBACK_HOST.test(url.hostname)) return undefined;
-  if (insecureHosts.includes(url.host) || insecureHosts.includes(url.hostname)) return undefined;
+  // As in PORTKEY_ALLOWED_HOSTS: `host` allows the scheme's default port only, `host:port` that port
+  // (WHATWG URL leaves the port empty for the default one, and url.host then has no port).
+  if (insecureHosts.includes(url.host)) return undefined;
   return (
     `${name} uses plain http to ${JSON.stringify(url.host)}, which is not a loopback address: use https, ` +
     `or, if this host is on a network you trust, name it in ${INSECURE_HTTP_HOSTS} (e.g. ${INSECURE_HTTP_HOSTS}=${url.host}).`

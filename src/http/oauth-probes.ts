@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { cors } from 'hono/cors';
 
 /**
  * Paths an MCP client probes when it tries OAuth on its own (MCP authorization §2.3: RFC 8414
@@ -32,6 +33,21 @@ export const NO_OAUTH_DESCRIPTION =
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function answerOAuthProbes(app: Hono<any>): void {
   const body = { error: 'oauth_not_supported', error_description: NO_OAUTH_DESCRIPTION };
-  for (const path of DISCOVERY) app.all(path, (c) => c.json(body, 404));
-  for (const path of ENDPOINTS) app.all(path, (c) => c.json(body, 501));
+  // A browser's preflight (OPTIONS, for a JSON POST to /register) must pass for it to read the answer.
+  const preflight = cors({ origin: '*' });
+  for (const path of [...DISCOVERY, ...ENDPOINTS]) app.use(path, preflight);
+  for (const path of DISCOVERY) app.all(path, (c) => c.json(body, 404, NO_OAUTH_HEADERS));
+  for (const path of ENDPOINTS) app.all(path, (c) => c.json(body, 501, NO_OAUTH_HEADERS));
 }
+
+/**
+ * "No OAuth here" is true only until the operator configures an authorization server: no shared
+ * cache may keep it (RFC 9111 §5.2.2.5 no-store). nosniff: it is JSON, never to be run as anything
+ * else. CORS: a browser-based client (the Inspector's web UI) must be able to read the advice, not
+ * a CORS error; the answer carries no credentials and nothing private.
+ */
+export const NO_OAUTH_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'access-control-allow-origin': '*',
+};

@@ -93,7 +93,7 @@ export async function startNodeServer(
     await redis?.close();
     throw err;
   }
-  const resolveTenant = deps.resolveTenant ?? (redis?.tenantLookup ? createTenantResolver(config.tenants, config.auth.tenantClaim, redis.tenantLookup) : undefined);
+  const resolveTenant = deps.resolveTenant ?? (redis?.tenantLookup ? createTenantResolver(config.tenants, config.auth.tenantClaim, redis.tenantLookup, `Redis under TENANTS_REDIS_PREFIX (npm run tenants -- put <id> <file>)`) : undefined);
   const { fetch, warmUp } = createApp(config, {
     // The peer of the TCP connection (a proxy's, when behind one: see TRUST_PROXY).
     socketAddress: (c) => getConnInfo(c).remote.address,

@@ -14,7 +14,9 @@ export type TenantLookup = (tenantId: string, deadline?: number) => Promise<Tena
  * Maps a verified caller to its tenant. A caller only ever reaches the tenant its own token
  * names: there is no argument or header through which another tenant can be chosen.
  */
-export function createTenantResolver(table: TenantTable, tenantClaim: string, lookup?: TenantLookup): TenantResolver {
+export function createTenantResolver(table: TenantTable, tenantClaim: string, lookup?: TenantLookup, storeName?: string): TenantResolver {
+  // Where the operator adds a tenant on this runtime: TENANTS, and the external store in use.
+  const storeHint = storeName ? `TENANTS or ${storeName}` : 'TENANTS';
   if (table.mode === 'single') {
     const tenant = table.tenant;
     return async () => tenant;
@@ -40,7 +42,7 @@ export function createTenantResolver(table: TenantTable, tenantClaim: string, lo
     if (!tenant) {
       throw new TenantError(
         `Tenant ${JSON.stringify(caller.tenantId)} (from the "${tenantClaim}" claim) is not configured on this server. ` +
-          'Ask the server operator to add it to TENANTS (or TENANTS_KV).',
+          `Ask the server operator to add it to ${storeHint}.`,
       );
     }
     return tenant;
