@@ -43,11 +43,10 @@ export function answerOAuthProbes(app: Hono<any>): void {
 /**
  * "No OAuth here" is true only until the operator configures an authorization server: no shared
  * cache may keep it (RFC 9111 §5.2.2.5 no-store). nosniff: it is JSON, never to be run as anything
- * else. CORS: a browser-based client (the Inspector's web UI) must be able to read the advice, not
- * a CORS error; the answer carries no credentials and nothing private.
+ * else. CORS comes from the cors middleware on each of these paths: a browser-based client (the
+ * Inspector's web UI) must be able to read the advice, not a CORS error; it holds nothing private.
  */
 export const NO_OAUTH_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
-  'access-control-allow-origin': '*',
 };

@@ -18,24 +18,25 @@
 import { Redis, ReplyError } from 'ioredis';
 import { ConfigError, REDIS_LIMIT_KEY_PREFIX, type Config, type RedisConfig } from '../config.js';
 import { createMemoryRateLimiter, type InviteRateLimiters, type RateLimiter } from '../limits/rate-limiter.js';
+import { storeStepDeadline } from '../limits/store-deadline.js';
 import type { Logger } from '../log.js';
 import { createStoreTenantLookup } from '../tenants/kv-tenants.js';
 import type { TenantLookup } from '../tenants/resolve-tenant.js';
 
-/** The longest a call waits on Redis, for its tenant and its limits together, before it is told to retry. */
+/** The longest the client waits to connect, or for a handshake command; calls bound their own wait (STORE_STEP_MS). */
 export const COMMAND_TIMEOUT_MS = 1_000;
 const WINDOW_MS = 60_000;
 
 /**
- * Counts one call in a fixed window, unless Redis runs it after its deadline (ARGV[3], in Redis's
- * clock): then it counts nothing and answers -1. Returns {count, ms left in the window}.
+ * Counts one call in a fixed window of ARGV[1] ms, unless Redis runs it after its deadline (ARGV[2],
+ * in Redis's clock): then it counts nothing and answers -1. Returns {count, ms left in the window}.
+ * A counter without an expiry (a new window) gets one.
  */
 const LIMIT_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[2]) then return {-1, 0} end
 local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {n, ttl}`;
@@ -101,7 +102,8 @@ export function createRedisState(config: Config, redis: RedisConfig, logger: Log
       );
     });
   };
-  const deadlineOr = (deadline: number | undefined) => deadline ?? Date.now() + COMMAND_TIMEOUT_MS;
+  // A caller that names no deadline (the CLI, a test) gets a call's own.
+  const deadlineOr = (deadline: number | undefined) => deadline ?? storeStepDeadline();
 
   const perMinute = (name: 'tenant' | 'caller', limit: number): RateLimiter | undefined => {
     if (limit <= 0) return undefined;

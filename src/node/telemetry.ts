@@ -115,13 +115,15 @@ function diagLogLevel(value: string | undefined, levels: DiagLevels): number {
 /** Longest SDK message kept in a log line: its debug output can quote whole exports. */
 const DIAG_MESSAGE_LIMIT = 500;
 
+const LISTEN_FAILURE = /EADDRINUSE|EACCES|EADDRNOTAVAIL/;
+
 function jsonDiagLogger(logger: Logger) {
   const line = (level: 'error' | 'warn' | 'info' | 'debug') => (message: string, ...args: unknown[]) => {
-    const listenFailed = args.find((a): a is NodeJS.ErrnoException => a instanceof Error && ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'].includes((a as NodeJS.ErrnoException).code ?? ''));
-    const error = [message, ...args].find((a): a is Error => a instanceof Error);
-    if (listenFailed || (error && /EADDRINUSE|EACCES|EADDRNOTAVAIL/.test(error.message))) {
+    // The Prometheus exporter reports a failed listen only as diag.error(err).
+    const listenCode = [message, ...args].map((a) => (a instanceof Error ? LISTEN_FAILURE.exec(`${(a as NodeJS.ErrnoException).code ?? ''} ${a.message}`)?.[0] : undefined)).find(Boolean);
+    if (listenCode) {
       logger.warn('telemetry.metrics_endpoint_unavailable', {
-        code: listenFailed?.code ?? /EADDRINUSE|EACCES|EADDRNOTAVAIL/.exec(error!.message)![0],
+        code: listenCode,
         hint: 'Prometheus /metrics could not listen: choose a free OTEL_EXPORTER_PROMETHEUS_PORT (default 9464) or OTEL_EXPORTER_PROMETHEUS_HOST',
       });
       return;

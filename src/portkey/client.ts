@@ -12,7 +12,7 @@ import { inviteRefusal } from './invite-refusal.js';
 import { quotableToken, redactKey } from './redact.js';
 import { TransportError, type HttpAnswer, type HttpTransport } from './transport.js';
 
-/** Portkey's CreateInvite body (see shared/portkey/CONTRACT.md), plus the extra fields it accepts. */
+/** Portkey's CreateInvite body (its Admin API's published schema), plus the extra fields it accepts. */
 export interface CreateInvite {
   email: string;
   role: 'admin' | 'member';
@@ -98,7 +98,7 @@ export interface PortkeyClient {
   listInvites(target: PortkeyTarget, query: { email: string; status: 'pending' }, timeoutMs: number): Promise<PortkeyCallResult<ListedInvite[]>>;
   /**
    * `GET /admin/workspaces/{idOrSlug}`: a workspace's id (a UUID) and slug. The invite takes
-   * slugs; other answers name workspaces by UUID (CONTRACT.md), so a lookup compares in one form.
+   * slugs; other answers name workspaces by UUID (as Portkey's listings do), so a lookup compares in one form.
    */
   getWorkspace(target: PortkeyTarget, idOrSlug: string, timeoutMs: number): Promise<PortkeyCallResult<WorkspaceIds>>;
   /** The deadline of one invite POST (PORTKEY_TIMEOUT_MS). */

@@ -28,8 +28,8 @@ export interface UpstreamCallInfo {
 
 export interface Telemetry {
   /**
-   * Runs `work` inside a SERVER span for one MCP request (`body`, the parsed JSON-RPC message),
-   * its parent taken from the W3C trace context in `params._meta` (which wins) or the HTTP
+   * Runs `work` inside a SERVER span for one MCP request (`body`, the parsed JSON-RPC message), a
+   * root linked to the caller's W3C trace context in `params._meta` (which wins) or the HTTP
    * headers, and records mcp.server.operation.duration. `work` reports the outcome through the
    * record it is given.
    */
@@ -88,18 +88,17 @@ export function createTelemetry(version: string): Telemetry {
       // or sampling (forcing every call traced, or hiding its own), and its tracestate is not kept.
       const callerContext = callerSpanContext(headers, metaOf(body));
       const links = callerContext ? [{ context: callerContext }] : undefined;
-      const parent = ROOT_CONTEXT;
       const attributes: Record<string, string | number> = { 'mcp.method.name': info.method };
       if (info.toolName) attributes['gen_ai.tool.name'] = info.toolName;
       if (info.requestId !== undefined) attributes['jsonrpc.request.id'] = String(info.requestId);
       if (info.protocolVersion) attributes['mcp.protocol.version'] = info.protocolVersion;
       attributes['network.transport'] = 'tcp';
       attributes['network.protocol.name'] = 'http';
-      const span = tracer.startSpan(info.toolName ? `${info.method} ${info.toolName}` : info.method, { kind: SpanKind.SERVER, attributes, links, root: true }, parent);
+      const span = tracer.startSpan(info.toolName ? `${info.method} ${info.toolName}` : info.method, { kind: SpanKind.SERVER, attributes, links, root: true });
       const started = performance.now();
       const record: McpOutcome = {};
       try {
-        return await context.with(trace.setSpan(parent, span), () => work(record));
+        return await context.with(trace.setSpan(ROOT_CONTEXT, span), () => work(record));
       } catch (err) {
         record.errorType ??= err instanceof Error ? err.name : 'unknown';
         throw err;

@@ -2,9 +2,9 @@ import type { Caller } from '../auth/caller.js';
 import { TenantError } from '../errors.js';
 import type { Tenant, TenantTable } from './tenant-table.js';
 
-/** `deadline` (ms since the epoch): by when a shared store must have answered (src/limits/store-deadline.ts). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** `deadline` (ms since the epoch): by when a shared store must have answered (src/limits/store-deadline.ts). */
 export type TenantResolver = (caller: Caller, deadline?: number) => Promise<Tenant>;
 
 /** A further source of tenants looked up by id (Workers KV, Redis); undefined when it has none. */

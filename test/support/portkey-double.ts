@@ -1,7 +1,8 @@
 /**
  * A test double of Portkey's Admin API "invite user" endpoint, as a real HTTP server on loopback.
  *
- * Follows /work/shared/portkey/CONTRACT.md ("What a test double of Portkey must do"):
+ * Behaves as Portkey's Admin API does for the calls this server makes (paths, error codes AB01–AB08,
+ * answer shapes, as Portkey documents them), restated here in full:
  * - `POST {basePath}/admin/users/invites`: checks `x-portkey-api-key` (401 AB05 unknown key,
  *   403 AB03 workspace key), requires a JSON body (400 AB01), validates it against `CreateInvite`
  *   (400 AB01 naming the field), refuses a repeated email (409 AB07), else answers 200
@@ -197,7 +198,7 @@ function oneOf(value: unknown, allowed: readonly string[], path: string): string
 }
 
 /**
- * Checks a request body against Portkey's `CreateInvite` (plus the extra fields CONTRACT.md lists:
+ * Checks a request body against Portkey's `CreateInvite` (plus the extra fields Portkey accepts beyond its published schema:
  * `first_name`, `last_name`, and `name`, `expiry`, `metadata` in `workspace_api_key_details`).
  * Strict: any `null`, any field not listed (at the top level and inside `workspaces[i]` and
  * `workspace_api_key_details`), or a wrong type is a problem. Returns the first problem, naming
