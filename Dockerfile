@@ -10,6 +10,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY bin ./bin
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 
@@ -20,6 +21,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The operator's tools, compiled with the server: docker exec <container> npm run -s tenants -- list
+COPY --from=build /app/bin ./bin
 USER node
 EXPOSE 8787
 # Liveness with node itself (the slim image has no curl). Readiness for a balancer: GET /readyz.

@@ -41,6 +41,15 @@ done
 secret="smoke-$(node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("hex"))')"
 public_url="http://localhost:8787"
 
+# The operator's tools run from the pruned install (no tsx): compiled with the server into dist/node/cli/.
+step "running the operator tools from the pruned install (npm run token, npm run tenants)"
+jwt="$(AUTH_JWT_SECRET="$secret" PUBLIC_URL="$public_url" npm run -s token -- --sub smoke)" || fail "npm run token failed in the production install"
+[[ "$jwt" =~ ^ey[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || fail "npm run token printed no token"
+checked="$(echo '{"apiKey":"pk-smoke-inline"}' | REDIS_URL=redis://127.0.0.1:1 TENANTS_REDIS_PREFIX=tenants: npm run -s tenants -- check acme -)" ||
+  fail "npm run tenants failed in the production install"
+[[ "$checked" == OK:* ]] || fail "npm run tenants check did not accept a valid entry: $checked"
+node bin/cli.mjs tenants --help 2>&1 | grep -q 'Usage: npm run -s tenants' || fail "node bin/cli.mjs tenants --help printed no usage"
+
 # run_server TMPDIR: start `node dist/node.js` in its own process group with that TMPDIR, check the
 # three calls, stop it with SIGTERM to the group, and require exit 0.
 run_server() {
@@ -99,4 +108,4 @@ mkdir "$work/tmp-must-stay-empty"
 run_server "$work/tmp-must-stay-empty"
 [ -z "$(ls -A "$work/tmp-must-stay-empty")" ] || fail "the server wrote to TMPDIR: $(ls -A "$work/tmp-must-stay-empty")"
 
-step "OK: npm ci, npm run build, npm prune --omit=dev, node dist/node.js (TMPDIR unwritable): /healthz, /readyz, tools/list"
+step "OK: npm ci, npm run build, npm prune --omit=dev, the operator tools, node dist/node.js (TMPDIR unwritable): /healthz, /readyz, tools/list"

@@ -177,6 +177,16 @@ describe('.env under the environment', () => {
     expect(config.tenants.mode).toBe('single');
   });
 
+  it("takes the environment's tenant source as a whole: PORTKEY_API_KEY there drops .env's TENANTS_REDIS_PREFIX, and the other way round", () => {
+    const path = dotenv('TENANTS_REDIS_PREFIX=tenants:\nREDIS_URL=redis://127.0.0.1:6379\n');
+    const env = withDotEnv({ AUTH_JWT_SECRET: SECRET, PORTKEY_API_KEY: 'pk-env' }, path);
+    expect(env).not.toHaveProperty('TENANTS_REDIS_PREFIX');
+    expect(env).toMatchObject({ REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(loadConfig(env).tenants.mode).toBe('single');
+    const other = withDotEnv({ TENANTS_REDIS_PREFIX: 'tenants:' }, dotenv('PORTKEY_API_KEY=pk-dotenv\n'));
+    expect(other).not.toHaveProperty('PORTKEY_API_KEY');
+  });
+
   it("keeps .env's key source when the environment chooses none", () => {
     const path = dotenv('AUTH_JWKS_URL=https://issuer.example.com/jwks\nAUTH_ISSUER=https://issuer.example.com/\n');
     expect(withDotEnv({ AUTH_ISSUER: 'https://other.example.com/' }, path)).toMatchObject({

@@ -55,7 +55,10 @@ describe('Dockerfile', () => {
       '--from=build /app/package.json ./',
       '--from=build /app/node_modules ./node_modules',
       '--from=build /app/dist ./dist',
+      // bin/cli.mjs runs the operator tools from dist/ (npm run token, npm run tenants): the smoke script runs them the same way.
+      '--from=build /app/bin ./bin',
     ]);
+    expect(smoke).toMatch(/npm run -s tenants -- check/);
     expect(final).toContainEqual(['EXPOSE', '8787']);
     expect(final.find(([k]) => k === 'ENV')![1]).toMatch(/HOST=0\.0\.0\.0/);
   });

@@ -71,7 +71,7 @@ describe.skipIf(!!skipped)('two replicas sharing one Redis', () => {
     r.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === name);
 
   function cli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, ['--import', tsx, 'scripts/tenants.ts', ...args], {
+    const r = spawnSync(process.execPath, ['--import', tsx, 'src/node/cli/tenants.ts', ...args], {
       cwd: repo,
       input,
       encoding: 'utf8',
@@ -103,6 +103,17 @@ describe.skipIf(!!skipped)('two replicas sharing one Redis', () => {
     const shown = cli(['get', 'acme']);
     expect(shown.stdout).toContain('not shown');
     expect(shown.stdout).not.toContain(KEY_A);
+    // Entries not in the shape the server reads (written around the CLI): nothing of them is shown.
+    const oddShapes = [JSON.stringify({ api_key: KEY_A }), JSON.stringify(KEY_A), JSON.stringify({ apiKey: 'pk-x', allow: { note: KEY_A } }), JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ODD', key: KEY_A } })];
+    for (const [i, value] of oddShapes.entries()) {
+      redis.cli('SET', `tenants:odd${i}`, value);
+      const odd = cli(['get', `odd${i}`]);
+      expect(odd.status).toBe(1);
+      expect(odd.stdout + odd.stderr).not.toContain(KEY_A);
+      expect(odd.stderr).toMatch(/refused by the server's rules, so it is not shown.*\n.*Checked with this machine's settings/);
+      redis.cli('DEL', `tenants:odd${i}`);
+    }
+    expect(cli(['check', 'acme', '-'], JSON.stringify({ apiKey: KEY_A })).stdout).toMatch(/Checked with this machine's settings/);
     expect(cli(['list']).stdout.trim()).toBe('acme');
 
     const env = { TENANTS_REDIS_PREFIX: 'tenants:', TENANTS_CACHE_TTL_MS: '500', RATE_LIMIT_TENANT_PER_MINUTE: '0' };

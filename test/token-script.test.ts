@@ -16,7 +16,7 @@ import { SECRETS, connectClient, observed } from './support/harness.js';
 import { scratchDir } from './support/scratch.js';
 
 const tsx = fileURLToPath(import.meta.resolve('tsx'));
-const script = join(repo, 'scripts/token.ts');
+const script = join(repo, 'src/node/cli/token.ts');
 const entry = join(repo, 'src/node.ts');
 const childEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env });
 

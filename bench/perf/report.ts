@@ -276,6 +276,9 @@ export function writeLatest(dir: string): string {
   if (p) parts.push('## Where ours spends CPU', '', profileTable(p));
   if (s) parts.push('## Workers start-up', '', startupTable(s));
   const file = join(dir, 'latest.md');
-  writeFileSync(file, parts.join('\n'));
+  // Sections other benches keep in this file (writeLatestSection: Redis limits, telemetry) stay.
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const kept = previous.match(/<!-- ([\w-]+) -->[\s\S]*?<!-- \/\1 -->/g) ?? [];
+  writeFileSync(file, [parts.join('\n').trimEnd(), ...kept].join('\n\n') + (kept.length ? '\n' : ''));
   return file;
 }

@@ -1,5 +1,5 @@
 /**
- * Node only (imported by src/node.ts and scripts/token.ts, never by the core): the environment
+ * Node only (imported by src/node.ts and the operator tools in src/node/cli/, never by the core): the environment
  * as the server and the token script both see it, `.env` included, and local mode's secret.
  */
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,11 @@ const GROUPS = [
     choices: ['AUTH_JWT_SECRET', 'AUTH_PUBLIC_KEY', 'AUTH_JWKS_URL'],
     members: ['AUTH_JWT_SECRET', 'AUTH_PUBLIC_KEY', 'AUTH_JWKS_URL', 'AUTH_JWKS_COOLDOWN_MS', 'AUTH_ALGORITHMS', 'AUTH_ISSUER'],
   },
-  { choices: ['PORTKEY_API_KEY', 'TENANTS', 'TENANTS_FILE'], members: ['PORTKEY_API_KEY', 'TENANTS', 'TENANTS_FILE'] },
+  // Where tenants' keys come from: one key, a table, or Redis entries (TENANTS_REDIS_PREFIX).
+  {
+    choices: ['PORTKEY_API_KEY', 'TENANTS', 'TENANTS_FILE', 'TENANTS_REDIS_PREFIX'],
+    members: ['PORTKEY_API_KEY', 'TENANTS', 'TENANTS_FILE', 'TENANTS_REDIS_PREFIX'],
+  },
 ];
 
 /** The environment with `.env` (when the file exists) filled in under it. */

@@ -5,10 +5,10 @@
  * or in local mode (no key source set) with the local server's secret in .local-secret.
  */
 import { parseArgs } from 'node:util';
-import { mintToken, parseTtl } from '../src/auth/mint.js';
-import { ConfigError } from '../src/config.js';
-import { loadNodeConfig } from '../src/node.js';
-import { isLocalMode, LOCAL_SECRET_FILE, readLocalSecret, withDotEnv } from '../src/node/env.js';
+import { mintToken, parseTtl } from '../../auth/mint.js';
+import { ConfigError } from '../../config.js';
+import { loadNodeConfig } from '../../node.js';
+import { isLocalMode, LOCAL_SECRET_FILE, readLocalSecret, withDotEnv } from '../env.js';
 
 const USAGE = [
   'Usage: npm run -s token -- --sub <subject> [--tenant <id>] [--scope "<scopes>"]... [--ttl <duration>]',

@@ -10,10 +10,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { ConfigError, loadConfig, SERVER_VARIABLES, type Config } from '../src/config.js';
-import { parseTenantEntry, TENANT_KEY_PREFIX } from '../src/tenants/tenant-table.js';
-import { upstreamHosts } from '../src/tenants/upstream-hosts.js';
-import { withDotEnv } from '../src/node/env.js';
+import { ConfigError, loadConfig, SERVER_VARIABLES, type Config } from '../../config.js';
+import { parseTenantEntry, TENANT_KEY_PREFIX, type Tenant } from '../../tenants/tenant-table.js';
+import { upstreamHosts } from '../../tenants/upstream-hosts.js';
+import { withDotEnv } from '../env.js';
 
 const USAGE = [
   'Usage: npm run -s tenants -- <command> [arguments]',
@@ -53,25 +53,33 @@ const redisConfig = config.redis;
 if (!redisConfig?.tenantsPrefix) fail('REDIS_URL and TENANTS_REDIS_PREFIX must both be set (environment or .env).');
 const prefix = redisConfig.tenantsPrefix;
 
-/** Checks an entry exactly as the server will read it from Redis; returns the JSON to store. */
-function checkEntry(tenantId: string, text: string): string {
-  let entry: unknown;
+/** Whose settings an entry was checked with: this machine's, which each replica's may differ from. */
+const CHECKED_WITH =
+  "Checked with this machine's settings (environment and .env: PORTKEY_BASE_URL, PORTKEY_ALLOWED_HOSTS, INSECURE_HTTP_HOSTS, " +
+  'PORTKEY_KEY_* variables); each replica checks the entry again with its own when it reads it.';
+
+function parseJson(tenantId: string, text: string): unknown {
   try {
-    entry = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    fail(`The entry for ${JSON.stringify(tenantId)} is not valid JSON.`);
+    fail(`The entry for ${JSON.stringify(tenantId)} is not valid JSON: the server refuses it. Put a valid one.`);
   }
-  // The server resolves {"env": NAME} on each replica; here a variable that is not set is only a warning.
+}
+
+/**
+ * Reads an entry exactly as the server will read it from Redis, with this machine's settings:
+ * the server's own problem (it names fields and variables, never values), or the tenant.
+ */
+function readEntry(tenantId: string, entry: unknown): { problem: string } | { tenant: Tenant; variableUnsetHere?: string } {
+  // The server resolves {"env": NAME} on each replica; here a variable that is not set is only a note.
   const ownVariable = typeof entry === 'object' && entry && typeof (entry as { apiKey?: { env?: unknown } }).apiKey === 'object'
     ? (entry as { apiKey: { env?: unknown } }).apiKey.env
     : undefined;
   const keyEnv = { ...env };
-  if (typeof ownVariable === 'string' && ownVariable.startsWith(TENANT_KEY_PREFIX) && !keyEnv[ownVariable]) {
-    keyEnv[ownVariable] = 'placeholder-key';
-    console.error(`Note: ${ownVariable} is not set here; it must be set on every replica, or calls for ${JSON.stringify(tenantId)} are refused.`);
-  }
+  const unset = typeof ownVariable === 'string' && ownVariable.startsWith(TENANT_KEY_PREFIX) && !keyEnv[ownVariable] ? ownVariable : undefined;
+  if (unset) keyEnv[unset] = 'placeholder-key';
   try {
-    parseTenantEntry(tenantId, entry, {
+    const tenant = parseTenantEntry(tenantId, entry, {
       env: keyEnv,
       defaultBaseUrl: config.portkeyBaseUrl,
       allowedHosts: upstreamHosts(config.portkeyAllowedHosts, config.portkeyBaseUrl),
@@ -79,10 +87,23 @@ function checkEntry(tenantId: string, text: string): string {
       insecureHttpHosts: config.insecureHttpHosts,
       external: true,
     });
+    return { tenant, variableUnsetHere: unset };
   } catch (err) {
-    if (err instanceof ConfigError) fail(`Refused: ${err.message}`);
+    if (err instanceof ConfigError) return { problem: err.message };
     throw err;
   }
+}
+
+const noteUnset = (tenantId: string, variable: string | undefined) => {
+  if (variable) console.error(`Note: ${variable} is not set here; it must be set on every replica, or calls for ${JSON.stringify(tenantId)} are refused.`);
+};
+
+/** Checks an entry as the server will read it; returns the JSON to store. */
+function checkEntry(tenantId: string, text: string): string {
+  const entry = parseJson(tenantId, text);
+  const read = readEntry(tenantId, entry);
+  if ('problem' in read) fail(`Refused: ${read.problem}\n${CHECKED_WITH}`);
+  noteUnset(tenantId, read.variableUnsetHere);
   return JSON.stringify(entry);
 }
 
@@ -94,20 +115,30 @@ function readSource(from: string): string {
   }
 }
 
-/** The entry as stored, with an inline key replaced by a note: the key is a secret. */
-function shown(text: string): string {
-  try {
-    const entry = JSON.parse(text) as { apiKey?: unknown };
-    if (typeof entry.apiKey === 'string') entry.apiKey = `<inline key, ${entry.apiKey.length} characters, not shown>`;
-    return JSON.stringify(entry, null, 2);
-  } catch {
-    return '<not valid JSON: the server refuses this entry; put a valid one>';
+/**
+ * The entry as the server reads it, its known fields only, an inline key replaced by a note (the key
+ * is a secret). An entry the server refuses is not shown at all: in an unexpected shape (`api_key`,
+ * a bare string, a nested field) a key may sit anywhere.
+ */
+function shown(tenantId: string, text: string): string {
+  const entry = parseJson(tenantId, text) as { apiKey: unknown; baseUrl?: unknown; allow?: unknown };
+  const read = readEntry(tenantId, entry);
+  if ('problem' in read) {
+    fail(`The entry for ${JSON.stringify(tenantId)} is refused by the server's rules, so it is not shown (a key may sit in any field): ${read.problem}\n${CHECKED_WITH}`);
   }
+  noteUnset(tenantId, read.variableUnsetHere);
+  // The schema the entry just passed is strict: these are all the fields it can have.
+  const known = {
+    apiKey: typeof entry.apiKey === 'string' ? `<inline key, ${entry.apiKey.length} characters, not shown>` : entry.apiKey,
+    ...(entry.baseUrl !== undefined ? { baseUrl: entry.baseUrl } : {}),
+    ...(entry.allow !== undefined ? { allow: entry.allow } : {}),
+  };
+  return JSON.stringify(known, null, 2);
 }
 
 if (command === 'check') {
   checkEntry(id!, readSource(source!));
-  console.log(`OK: the entry for ${JSON.stringify(id)} follows the server's rules.`);
+  console.log(`OK: the entry for ${JSON.stringify(id)} follows the server's rules.\n${CHECKED_WITH}`);
   process.exit(0);
 }
 
@@ -117,11 +148,11 @@ try {
   if (command === 'put') {
     const json = checkEntry(id!, readSource(source!));
     await client.set(`${prefix}${id}`, json);
-    console.log(`Stored the entry for ${JSON.stringify(id)} at ${prefix}${id}; every replica serves it within ${config.tenantsCacheTtlMs} ms.`);
+    console.log(`Stored the entry for ${JSON.stringify(id)} at ${prefix}${id}; every replica serves it within ${config.tenantsCacheTtlMs} ms.\n${CHECKED_WITH}`);
   } else if (command === 'get') {
     const text = await client.get(`${prefix}${id}`);
     if (text === null) fail(`No entry for ${JSON.stringify(id)} at ${prefix}${id}.`);
-    console.log(shown(text));
+    console.log(shown(id!, text));
   } else if (command === 'delete') {
     const removed = await client.del(`${prefix}${id}`);
     console.log(removed ? `Deleted the entry for ${JSON.stringify(id)}.` : `No entry for ${JSON.stringify(id)}; nothing deleted.`);
