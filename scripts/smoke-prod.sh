@@ -49,6 +49,20 @@ checked="$(echo '{"apiKey":"pk-smoke-inline"}' | REDIS_URL=redis://127.0.0.1:1 T
   fail "npm run tenants failed in the production install"
 [[ "$checked" == OK:* ]] || fail "npm run tenants check did not accept a valid entry: $checked"
 node bin/cli.mjs tenants --help 2>&1 | grep -q 'Usage: npm run -s tenants' || fail "node bin/cli.mjs tenants --help printed no usage"
+# With a redis-server here (CI installs one): put and list for real, on a Redis of our own.
+if command -v redis-server >/dev/null 2>&1; then
+  redis_port="$(node -e 'const s=require("node:net").createServer().listen(0,"127.0.0.1",()=>{process.stdout.write(String(s.address().port));s.close()})')"
+  setsid redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  export REDIS_URL="redis://127.0.0.1:$redis_port" TENANTS_REDIS_PREFIX=tenants:
+  echo '{"apiKey":"pk-smoke-inline"}' | npm run -s tenants -- put acme - >/dev/null || { kill -- -"$redis_pid"; fail "npm run tenants put failed"; }
+  listed="$(npm run -s tenants -- list)"
+  kill -- -"$redis_pid" 2>/dev/null || kill "$redis_pid"
+  unset REDIS_URL TENANTS_REDIS_PREFIX
+  [ "$listed" = "acme" ] || fail "npm run tenants list printed $listed, not acme"
+  step "npm run tenants put and list against a redis-server: OK"
+fi
 
 # run_server TMPDIR: start `node dist/node.js` in its own process group with that TMPDIR, check the
 # three calls, stop it with SIGTERM to the group, and require exit 0.
