@@ -9,7 +9,7 @@
  */
 import { SignJWT } from 'jose';
 import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/server-config.js';
 import { createLogger } from '../src/log.js';
 import type { HttpTransport } from '../src/portkey/transport.js';
 

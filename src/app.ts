@@ -3,32 +3,33 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { createTokenVerifier } from './auth/verifier.js';
 import { hasAuthorizationServer, protectedResourceMetadata, publicPath } from './auth/challenge.js';
-import { bearerError } from './http/bearer-error.js';
-import { allScopes, type Config } from './config.js';
+import { allScopes } from './config/auth-settings.js';
+import { type Config } from './server-config.js';
 import { createMemoryRateLimiter, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { authenticate } from './http/authenticate.js';
 import { guardRequestSource, requestSourcePolicy } from './http/dns-rebinding.js';
 import { bodyLimitByLength, onlyWithOrigin } from './http/fast-paths.js';
-import { clientAddress } from './http/client-address.js';
 import { answerOAuthProbes, NO_OAUTH_HEADERS } from './http/oauth-probes.js';
 import { requestId } from './http/request-id.js';
 import type { AppEnv } from './http/app-env.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
-import { readMcpMessage } from './http/read-mcp-message.js';
-import { stepUpForAdminInvite } from './http/step-up.js';
 import { createPortkeyClient } from './portkey/client.js';
 import type { HttpTransport } from './portkey/transport.js';
-import { createTenantResolver, keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
+import { keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
+import { createConfiguredTenantResolver, type TenantStore } from './tenants/store-tenants.js';
 import { createTelemetry, type Telemetry } from './telemetry/telemetry.js';
 import { createMcpHandler, SERVER_INFO } from './mcp/mcp-handler.js';
+import { mcpRoute } from './mcp/mcp-route.js';
 import { createReadinessCheck } from './readiness.js';
 
 export interface AppDeps {
   /** The HTTP transport for Portkey calls (undici on Node, fetch on Workers); fetch when absent. */
   transport?: HttpTransport;
   logger?: Logger;
-  /** Overrides the tenant lookup built from config (e.g. Workers KV). */
+  /** Tenants beyond TENANTS: Workers KV, or Redis on Node (TENANTS_REDIS_PREFIX). */
+  tenantStore?: TenantStore;
+  /** Replaces the tenant resolver built from config and tenantStore (tests). */
   resolveTenant?: TenantResolver;
   /** Overrides the in-process rate limiters (e.g. Cloudflare's rate-limiting binding). */
   rateLimiters?: InviteRateLimiters;
@@ -62,7 +63,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   // Read after the runtime has registered its OpenTelemetry SDK, if any (src/node/telemetry.ts).
   const telemetry = deps.telemetry ?? createTelemetry(SERVER_INFO.version);
   const verify = createTokenVerifier(config.auth);
-  const resolveTenant = deps.resolveTenant ?? createTenantResolver(config.tenants, config.auth.tenantClaim);
+  const resolveTenant = deps.resolveTenant ?? createConfiguredTenantResolver(config, deps.tenantStore, logger);
   const handleMcp = createMcpHandler({
     resolveTenant,
     keyLabel: (tenant) => keyLabel(config.tenants, tenant),
@@ -74,6 +75,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     telemetry,
   });
   const metadata = protectedResourceMetadata(config, allScopes(config.auth));
+  const route = mcpRoute({ config, resolveTenant, logger, telemetry, handleMcp, socketAddress: deps.socketAddress });
   const readiness = createReadinessCheck({ config, keysReady: verify.keysReady, isShuttingDown: deps.isShuttingDown ?? (() => false) });
 
   const app = new Hono<AppEnv>();
@@ -154,39 +156,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
       path,
       authenticate({ config, verify, logger, telemetry }),
       bodyLimitByLength(config.maxBodyBytes, tooLarge, bodyLimit({ maxSize: config.maxBodyBytes, onError: tooLarge })),
-      async (c) => {
-        const caller = c.get('caller')!;
-        const message = await readMcpMessage(c);
-        if (message instanceof Response) return message;
-        const address = clientAddress(deps.socketAddress?.(c), c.req.header('x-forwarded-for'), config.trustProxyHops);
-        return telemetry.mcpRequest(message.body, c.req.raw.headers, async (outcome) => {
-          const stepUp = await stepUpForAdminInvite({
-            config,
-            caller,
-            message: message.body,
-            resolveTenant,
-            logger,
-            requestId: c.get('requestId'),
-            tenantId: c.get('tenant'),
-            clientAddress: address,
-          });
-          if (stepUp) {
-            const { scopes, description } = stepUp;
-            outcome.errorType = '403';
-            return bearerError(c, config, 403, { error: 'insufficient_scope', scopes, description }, { error: 'insufficient_scope', error_description: description });
-          }
-          const response = await handleMcp({
-            request: message.request,
-            parsedBody: message.body,
-            caller,
-            requestId: c.get('requestId'),
-            clientAddress: address,
-            outcome,
-          });
-          if (response.status >= 400) outcome.errorType ??= String(response.status);
-          return response;
-        });
-      },
+      route,
     );
 
     // Stateless server: no SSE stream to GET and no session to DELETE (MCP transports §2.2, §2.5).

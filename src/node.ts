@@ -5,7 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, type Config } from './server-config.js';
 import { createLogger } from './log.js';
 import { printLocalBanner } from './node/banner.js';
 import { withDotEnv } from './node/env.js';

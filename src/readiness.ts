@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import type { Config } from './server-config.js';
 
 /**
  * Readiness (`/readyz`): can this instance do its job right now? Unlike liveness (`/healthz`,

@@ -5,12 +5,11 @@
  * CALLER_RATE_LIMITER (Cloudflare rate limiting; otherwise limits hold per isolate).
  */
 import { createApp, type InviteServer } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './server-config.js';
 import { createLogger } from './log.js';
 import { createCloudflareRateLimiter, type CloudflareRateLimitBinding, type InviteRateLimiters } from './limits/rate-limiter.js';
 import { createFetchTransport } from './portkey/fetch-transport.js';
-import { createStoreTenantLookup, type KvNamespaceLike } from './tenants/kv-tenants.js';
-import { createTenantResolver } from './tenants/resolve-tenant.js';
+import type { KvNamespaceLike } from './tenants/store-tenants.js';
 
 type WorkerEnv = Record<string, unknown>;
 
@@ -38,8 +37,6 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
     const logger = createLogger((line) => console.log(line), config.logLevel);
     // Once per isolate: the configuration is read once per isolate.
     for (const message of config.warnings) logger.warn('config.warning', { message });
-    // Only the key and type reach the binding.
-    const lookup = kv ? createStoreTenantLookup(config, { kv: { get: (key, type) => kv.get(key, type) }, env: vars, logger }) : undefined;
     const rateLimiters: InviteRateLimiters | undefined =
       isRateLimit(env.TENANT_RATE_LIMITER) || isRateLimit(env.CALLER_RATE_LIMITER)
         ? {
@@ -52,7 +49,8 @@ function build(env: WorkerEnv): { server: InviteServer } | { error: string } {
         logger,
         // Cloudflare sets CF-Connecting-IP to the client's address; a client cannot forge it.
         socketAddress: (c) => c.req.header('cf-connecting-ip'),
-        resolveTenant: createTenantResolver(config.tenants, config.auth.tenantClaim, lookup, lookup ? 'TENANTS_KV' : undefined),
+        // Only the key and type reach the binding.
+        tenantStore: kv ? { kv: { get: (key, type) => kv.get(key, type) }, env: vars, name: 'TENANTS_KV', addHint: 'TENANTS_KV' } : undefined,
         rateLimiters,
         // fetch is the native HTTP client on Workers; the transport bounds answers by decoded size.
         transport: createFetchTransport(),

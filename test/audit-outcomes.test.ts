@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AUDIT_OUTCOMES, listedOutcome } from '../src/audit-outcomes.js';
+import { AUDIT_OUTCOMES, listedOutcome } from '../src/tools/audit-outcomes.js';
 import * as errors from '../src/errors.js';
 import { ToolError } from '../src/errors.js';
 

@@ -4,9 +4,10 @@
  * borrowing another tenant's key are refused, naming the setting and never the value.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, SERVER_VARIABLES } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/server-config.js';
+import { SERVER_VARIABLES } from '../src/config/variables.js';
 import { createLogger } from '../src/log.js';
-import { createKvTenantLookup } from '../src/tenants/kv-tenants.js';
+import { createStoreTenantLookup } from '../src/tenants/store-tenants.js';
 import { TenantLookupError } from '../src/errors.js';
 import { repo, startChild } from './support/child.js';
 import { connectClient, observed, resultText, SECRETS, startTestServer, token } from './support/harness.js';
@@ -101,7 +102,7 @@ describe('AUTH_JWKS_COOLDOWN_MS has a minimum', () => {
 describe('an external tenant store (KV) entry', () => {
   const logs: string[] = [];
   const lookupWith = (entries: Record<string, string>, env: Record<string, string> = {}, defaultBaseUrl = 'https://api.portkey.ai/v1') =>
-    createKvTenantLookup({
+    createStoreTenantLookup({
       kv: { get: async (k: string) => entries[k] ?? null },
       env,
       defaultBaseUrl,
@@ -111,7 +112,7 @@ describe('an external tenant store (KV) entry', () => {
   const problemFor = async (lookup: ReturnType<typeof lookupWith>, id: string) => {
     logs.length = 0;
     await expect(lookup(id)).rejects.toBeInstanceOf(TenantLookupError);
-    return (JSON.parse(logs.find((l) => l.includes('tenants.kv_entry_invalid'))!) as { problem: string }).problem;
+    return (JSON.parse(logs.find((l) => l.includes('tenants.store_entry_invalid'))!) as { problem: string }).problem;
   };
 
   it("may not read another tenant's key variable; its own, or an inline key, is fine", async () => {

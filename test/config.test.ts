@@ -6,7 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, KNOWN_VARIABLES, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/server-config.js';
+import { KNOWN_VARIABLES } from '../src/config/variables.js';
 import { closestName, editDistance } from '../src/config/unknown-variables.js';
 import { clientAddress } from '../src/http/client-address.js';
 import { withDotEnv } from '../src/node/env.js';

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/server-config.js';
 import { createLogger } from '../src/log.js';
 import { startNodeServer, type NodeServerTimeouts, type RunningServer } from '../src/node.js';
 import { MAX_METADATA_ENTRIES, MAX_SCOPES, MAX_WORKSPACES } from '../src/tools/invite-user-schema.js';

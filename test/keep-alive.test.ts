@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/server-config.js';
 import { createLogger } from '../src/log.js';
 import { startNodeServer, type NodeServerTimeouts } from '../src/node.js';
 import { PUBLIC_URL, SECRETS } from './support/harness.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/server-config.js';
 import { SECRETS } from './support/harness.js';
 
 const app = createApp(loadConfig({ AUTH_JWT_SECRET: SECRETS.jwtSecret, PUBLIC_URL: 'http://mcp.test', PORTKEY_API_KEY: SECRETS.portkeyKey }));

@@ -8,7 +8,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/server-config.js';
 import { createTenantResolver } from '../src/tenants/resolve-tenant.js';
 import { PUBLIC_URL, SECRETS, TRANSPORTS, connectClient, resultText, serverPool, token, type TestServer } from './support/harness.js';
 import { startPortkeyDouble, type Fault, type PortkeyDouble } from './support/portkey-double.js';

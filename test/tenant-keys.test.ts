@@ -2,10 +2,11 @@
  * Issue 10 item 2: a tenant entry can only read its key from a variable meant for tenant keys
  * (PORTKEY_KEY_*), never from the server's own settings, and PORTKEY_ALLOWED_HOSTS bounds where a
  * tenant's key may be sent. Refused at start-up with the exact rename; the KV side (Workers) is in
- * test/workers/kv/kv-tenants.test.ts.
+ * test/workers/kv/store-tenants.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, SERVER_VARIABLES } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/server-config.js';
+import { SERVER_VARIABLES } from '../src/config/variables.js';
 import { parseTenantEntry } from '../src/tenants/tenant-table.js';
 import { SECRETS, rememberSecret, resultText, connectClient, serverPool, token } from './support/harness.js';
 import { startChild } from './support/child.js';

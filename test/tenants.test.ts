@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_PORTKEY_BASE_URL, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/server-config.js';
+import { DEFAULT_PORTKEY_BASE_URL } from '../src/config/variables.js';
 import { loadNodeConfig, readNodeEnv } from '../src/node.js';
 import {
   SECRETS,

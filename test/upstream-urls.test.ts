@@ -4,7 +4,7 @@
  * base URL can never swallow the invite path or carry the admin key somewhere unexpected.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/server-config.js';
 import { SECRETS, rememberSecret } from './support/harness.js';
 import { startChild } from './support/child.js';
 

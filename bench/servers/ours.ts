@@ -8,7 +8,7 @@
  * AUTH_JWKS_URL + AUTH_ISSUER (RS256 from a JWKS). bench/redis-limits.ts also sets
  * RATE_LIMIT_TENANT_PER_MINUTE / RATE_LIMIT_CALLER_PER_MINUTE (limits on, never reached) and REDIS_URL.
  */
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/server-config.js';
 import { startNodeServer } from '../../src/node.js';
 import { createLogger } from '../../src/log.js';
 import { announceReady, envPort, requireEnv } from './common.js';

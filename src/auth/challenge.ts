@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Settings as Config } from '../config/settings.js';
 
 /** PUBLIC_URL's path ('' at the root, else e.g. '/invite'): where this deployment lives on its host. */
 export function publicPath(config: Config): string {

@@ -11,7 +11,7 @@ import {
   type JWSHeaderParameters,
   type FlattenedJWSInput,
 } from 'jose';
-import type { AuthConfig } from '../config.js';
+import type { AuthConfig } from '../config/auth-settings.js';
 import { callerFromClaims, type Caller } from './caller.js';
 import { createVerifiedTokenCache } from './verified-tokens.js';
 

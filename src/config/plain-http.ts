@@ -16,7 +16,7 @@ export function plainHttpProblem(value: string, name: string, insecureHosts: rea
   try {
     url = new URL(value);
   } catch {
-    return undefined; // not a URL: plainHttpUrl reports it
+    return undefined; // not a URL: checkOriginAndPath reports it
   }
   if (url.protocol !== 'http:' || LOOPBACK_HOST.test(url.hostname)) return undefined;
   // As in PORTKEY_ALLOWED_HOSTS: `host` allows the scheme's default port only, `host:port` that port

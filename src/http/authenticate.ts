@@ -3,7 +3,7 @@ import type { AppEnv } from './app-env.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { bearerError } from './bearer-error.js';
 import { InvalidTokenError, KeySourceUnavailableError, type TokenVerifier } from '../auth/verifier.js';
-import type { Config } from '../config.js';
+import type { Config } from '../server-config.js';
 import type { Logger } from '../log.js';
 import { jsonRpcError } from './json-rpc-error.js';
 

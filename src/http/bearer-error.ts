@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { bearerChallenge, type ChallengeOptions } from '../auth/challenge.js';
-import type { Config } from '../config.js';
+import type { Config } from '../server-config.js';
 
 /**
  * A 401 or 403 answer with its `WWW-Authenticate: Bearer` challenge (RFC 6750 §3) and an OAuth

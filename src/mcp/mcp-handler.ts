@@ -7,18 +7,19 @@ import * as z from 'zod';
 import type { Caller } from '../auth/caller.js';
 import { InvalidInputError, RateLimitedError } from '../errors.js';
 import type { InviteRateLimiters } from '../limits/rate-limiter.js';
-import { writeAuditLine, type AuditedArgs } from '../audit.js';
+import { writeAuditLine, type AuditedArgs, type AuditRecord } from '../tools/audit-line.js';
 import type { Logger } from '../log.js';
 import type { PortkeyClient } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Tenant } from '../tenants/tenant-table.js';
 import { createInviteClaims, type InviteClaims } from '../tools/invite-claims.js';
 import type { McpOutcome, Telemetry } from '../telemetry/telemetry.js';
-import { listedOutcome } from '../audit-outcomes.js';
-import { INVITE_USER, inviteUser, inviteUserDefinition, type InviteAudit } from '../tools/invite-user.js';
+import { listedOutcome } from '../tools/audit-outcomes.js';
+import { INVITE_USER, inviteUser, inviteUserDefinition } from '../tools/invite-user.js';
 import { inviteUserInput } from '../tools/invite-user-schema.js';
 import { outcomeOf, toolErrorResult } from '../tools/tool-result.js';
 import { createToolsListing, seedToolsListing } from './tools-listing.js';
+import type { SettledInvite } from './admin-step-up.js';
 
 export const SERVER_INFO = { name: 'portkey-invite-mcp', version: '0.1.0' };
 
@@ -52,6 +53,8 @@ export interface McpCall {
   clientAddress?: string;
   /** The request's span outcome: a tool error sets errorType `tool_error`. */
   outcome?: McpOutcome;
+  /** An admin invite the step-up check already parsed and refused (./admin-step-up.ts): answered as is. */
+  settled?: SettledInvite;
 }
 
 /**
@@ -67,9 +70,9 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   // One per server: the calls it serves never report one invite twice (src/tools/invite-claims.ts).
   const claims = createInviteClaims();
 
-  return async ({ request, parsedBody, caller, requestId, clientAddress, outcome: spanOutcome }) => {
+  return async ({ request, parsedBody, caller, requestId, clientAddress, outcome: spanOutcome, settled }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
-    server.registerTool(INVITE_USER, registeredDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress, spanOutcome }, deps, claims));
+    server.registerTool(INVITE_USER, registeredDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress, spanOutcome, settled }, deps, claims));
     // tools/list from listings built once (at start-up, then once per tenant policy), never by
     // converting the zod schemas to JSON Schema per call; narrowed to what this caller's tenant may grant.
     server.server.setRequestHandler(ListToolsRequestSchema, () => listTools(caller));
@@ -88,17 +91,21 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
 async function runInviteUser(
   input: Record<string, unknown>,
   caller: Caller,
-  { requestId, clientAddress, spanOutcome }: { requestId: string; clientAddress?: string; spanOutcome?: McpOutcome },
+  { requestId, clientAddress, spanOutcome, settled }: { requestId: string; clientAddress?: string; spanOutcome?: McpOutcome; settled?: SettledInvite },
   deps: McpHandlerDeps,
   claims: InviteClaims,
 ) {
   const started = Date.now();
-  const audit: InviteAudit = {};
+  const audit: AuditRecord = {};
   // What the audit line shows: the validated arguments, or for invalid_input whatever arrived.
   let args: AuditedArgs = input;
   let invalid: string[] | undefined;
   let outcome = 'invited';
   try {
+    if (settled) {
+      args = settled.args;
+      throw settled.refusal;
+    }
     const parsed = inviteUserInput.safeParse(input);
     if (!parsed.success) {
       invalid = invalidFields(parsed.error);

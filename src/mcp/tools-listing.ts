@@ -28,7 +28,7 @@ export function seedToolsListing(): ListToolsResult {
  * The tools/list answer for a caller: the seed, narrowed to its tenant's policy. A listing is built
  * once per policy object and kept in a WeakMap keyed by it: a tenant from TENANTS keeps one policy
  * object for the process's life, and a KV tenant gets a new one each time its entry is re-read
- * (src/tenants/kv-tenants.ts), so a changed entry gets a new listing and old ones go with their
+ * (src/tenants/store-tenants.ts), so a changed entry gets a new listing and old ones go with their
  * entry. The cache is thus bounded by the tenants alive in memory, and a warm call costs the
  * resolver plus one WeakMap lookup.
  *

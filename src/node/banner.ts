@@ -3,7 +3,8 @@
  * the tools, so a newcomer's first call works without reading further.
  */
 import { mintToken } from '../auth/mint.js';
-import { allScopes, type Config } from '../config.js';
+import { allScopes } from '../config/auth-settings.js';
+import { type Config } from '../server-config.js';
 import type { Logger } from '../log.js';
 import { LOCAL_SECRET_FILE } from './env.js';
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, type Config } from '../server-config.js';
 import { createLogger } from '../log.js';
 import { isLocalMode, LOCAL_SECRET_FILE, readOrCreateLocalSecret } from './env.js';
 import type { BatchedStdout } from './stdout.js';

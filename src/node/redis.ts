@@ -16,12 +16,12 @@
  * never with the URL (it may hold a password).
  */
 import { Redis, ReplyError } from 'ioredis';
-import { ConfigError, REDIS_LIMIT_KEY_PREFIX, type Config, type RedisConfig } from '../config.js';
+import { ConfigError, type Config } from '../server-config.js';
+import { REDIS_LIMIT_KEY_PREFIX, type RedisConfig } from '../config/redis-settings.js';
 import { createMemoryRateLimiter, type InviteRateLimiters, type RateLimiter } from '../limits/rate-limiter.js';
 import { storeStepDeadline } from '../limits/store-deadline.js';
 import type { Logger } from '../log.js';
-import { createStoreTenantLookup } from '../tenants/kv-tenants.js';
-import type { TenantLookup } from '../tenants/resolve-tenant.js';
+import type { TenantStore } from '../tenants/store-tenants.js';
 
 /** The longest the client waits to connect, or for a handshake command; calls bound their own wait (STORE_STEP_MS). */
 export const COMMAND_TIMEOUT_MS = 1_000;
@@ -58,7 +58,7 @@ type ScriptedRedis = Redis & {
 export interface RedisState {
   rateLimiters: InviteRateLimiters;
   /** Tenants at <TENANTS_REDIS_PREFIX><id>, when that is set. */
-  tenantLookup?: TenantLookup;
+  tenantStore?: TenantStore;
   /**
    * Start-up check, bounded by `waitMs`: when Redis answers, the database REDIS_URL names must be
    * selectable (else a ConfigError); when it does not answer, the server starts and the outage is logged.
@@ -132,18 +132,18 @@ export function createRedisState(config: Config, redis: RedisConfig, logger: Log
   const rateLimiters = { tenant: perMinute('tenant', config.rateLimits.tenantPerMinute), caller: perMinute('caller', config.rateLimits.callerPerMinute) };
 
   const tenantsPrefix = redis.tenantsPrefix;
-  const tenantLookup = tenantsPrefix
-    ? createStoreTenantLookup(config, {
+  const tenantStore: TenantStore | undefined = tenantsPrefix
+    ? {
         kv: { get: (id, _type, deadline) => guard(deadlineOr(deadline), () => client.get(`${tenantsPrefix}${id}`)) },
         env,
-        logger,
-        storeName: `Redis (${tenantsPrefix}<tenant id>)`,
-      })
+        name: `Redis (${tenantsPrefix}<tenant id>)`,
+        addHint: 'Redis under TENANTS_REDIS_PREFIX (npm run tenants -- put <id> <file>)',
+      }
     : undefined;
 
   return {
     rateLimiters,
-    tenantLookup,
+    tenantStore,
     async checkAtStart(waitMs = 2 * COMMAND_TIMEOUT_MS) {
       const ready = await new Promise<boolean>((resolve) => {
         if (client.status === 'ready') return resolve(true);

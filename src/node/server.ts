@@ -6,12 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp, type AppDeps } from '../app.js';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../server-config.js';
 import { createLogger } from '../log.js';
 import { MAX_LOOKUP_MS } from '../portkey/call-budget.js';
 import { createUndiciTransport } from '../portkey/undici-transport.js';
 import { createLifecycle, type ShutdownOptions } from './lifecycle.js';
-import { createTenantResolver } from '../tenants/resolve-tenant.js';
 import { boundConnections } from './connection-bounds.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './lingering-close.js';
 import { batchedStdout } from './stdout.js';
@@ -93,13 +92,13 @@ export async function startNodeServer(
     await redis?.close();
     throw err;
   }
-  const resolveTenant = deps.resolveTenant ?? (redis?.tenantLookup ? createTenantResolver(config.tenants, config.auth.tenantClaim, redis.tenantLookup, `Redis under TENANTS_REDIS_PREFIX (npm run tenants -- put <id> <file>)`) : undefined);
   const { fetch, warmUp } = createApp(config, {
     // The peer of the TCP connection (a proxy's, when behind one: see TRUST_PROXY).
     socketAddress: (c) => getConnInfo(c).remote.address,
     ...deps,
+    // Each of Redis's parts gives way only to its own injected replacement.
     rateLimiters: deps.rateLimiters ?? redis?.rateLimiters,
-    resolveTenant,
+    tenantStore: deps.tenantStore ?? redis?.tenantStore,
     transport: deps.transport ?? ownTransport,
     isShuttingDown,
     responsesCutAt: lifecycle.responsesCutAt,

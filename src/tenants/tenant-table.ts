@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { keyHeaderProblem } from '../config/header-safe.js';
 import { plainHttpProblem } from '../config/plain-http.js';
-import { plainHttpUrl } from '../config/urls.js';
+import { checkOriginAndPath } from '../config/origin-and-path.js';
 import { ConfigError } from '../errors.js';
 import type { UpstreamHosts } from './upstream-hosts.js';
 
@@ -116,7 +116,7 @@ export function parseTenantEntry(id: string, entry: unknown, context: TenantCont
   }
   const { apiKey, baseUrl, allow } = parsed.data;
   if (baseUrl !== undefined) {
-    plainHttpUrl(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, 'https://portkey.example.com/v1');
+    checkOriginAndPath(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, 'https://portkey.example.com/v1');
     const plain = plainHttpProblem(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, context.insecureHttpHosts ?? []);
     if (plain) throw new ConfigError(plain);
     if (context.allowedHosts && !context.allowedHosts.allows(baseUrl)) {

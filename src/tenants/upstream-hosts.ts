@@ -1,5 +1,3 @@
-import { ConfigError } from '../errors.js';
-
 /**
  * PORTKEY_ALLOWED_HOSTS: the hosts a tenant's `baseUrl` may point at. A tenant's admin key is sent
  * to its base URL, so whoever can write a tenant entry could otherwise send that key anywhere.
@@ -12,25 +10,6 @@ export interface UpstreamHosts {
   allows(baseUrl: string): boolean;
   /** For messages: the allowed hosts, as written. */
   readonly names: string[];
-}
-
-/** Parses PORTKEY_ALLOWED_HOSTS entries; a wrong one stops start-up naming it. */
-export function parseAllowedHosts(entries: string[], variable = 'PORTKEY_ALLOWED_HOSTS'): string[] {
-  return entries.map((entry) => {
-    let url: URL | undefined;
-    try {
-      url = new URL(`http://${entry}`);
-    } catch {
-      url = undefined;
-    }
-    const host = entry.toLowerCase();
-    if (!url || (url.host !== host && url.hostname !== host) || url.pathname !== '/' || url.username || url.search || url.hash) {
-      throw new ConfigError(
-        `${variable} entry ${JSON.stringify(entry.slice(0, 100))} is not a host name: use host or host:port, e.g. portkey.internal.example.com.`,
-      );
-    }
-    return host;
-  });
 }
 
 export function upstreamHosts(allowed: string[], defaultBaseUrl: string): UpstreamHosts {

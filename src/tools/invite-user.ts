@@ -9,8 +9,9 @@ import type { CreateInvite, InviteCreated, PortkeyCallResult, PortkeyClient } fr
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Tenant } from '../tenants/tenant-table.js';
 import { inviteUserInput, inviteUserOutput, type InviteUserArgs, type InviteUserOutput } from './invite-user-schema.js';
+import type { AuditRecord } from './audit-line.js';
 import type { InviteClaims } from './invite-claims.js';
-import { confirmedMessage, reconcileInviteError, type ConfirmedInvite, type ReconcileAudit } from './reconcile-invite.js';
+import { confirmedMessage, reconcileInviteError, type ConfirmedInvite } from './reconcile-invite.js';
 
 export const INVITE_USER = 'invite_user';
 
@@ -51,13 +52,9 @@ export interface InviteUserDeps {
    */
   responsesCutAt?: () => number | undefined;
   /** Filled in as the call proceeds, for the audit line. */
-  audit: InviteAudit;
+  audit: AuditRecord;
 }
 
-/** Filled in as the call proceeds; the upstream fields come from ReconcileAudit, which the lookup shares. */
-export interface InviteAudit extends ReconcileAudit {
-  tenant?: string;
-}
 
 /** Everything a call must pass before anything is sent upstream: tenant, policy, then the admin scope. */
 export async function authorizeInvite(

@@ -5,6 +5,7 @@
  * `GET /admin/users/invites?email=…&status=pending`, at most once per call, within the call's
  * budget (src/portkey/call-budget.ts).
  */
+import type { AuditRecord } from './audit-line.js';
 import {
   AlreadyInvitedError,
   AmbiguousOutcomeError,
@@ -37,16 +38,6 @@ export const RECENT_MS = 15 * 60_000;
 /** What the lookup did, for the audit line's `reconcile`. */
 export type ReconcileResult = 'matched' | 'no_match' | 'failed' | 'skipped';
 
-export interface ReconcileAudit {
-  reconcile?: ReconcileResult;
-  reconcileStatus?: number;
-  reconcileLatencyMs?: number;
-  upstreamStatus?: number;
-  upstreamLatencyMs?: number;
-  inviteId?: string;
-  /** For an invite confirmed by lookup: the requested grants Portkey's listing did not show. */
-  unconfirmedGrants?: string[];
-}
 
 export interface ReconcileContext {
   portkey: PortkeyClient;
@@ -57,7 +48,7 @@ export interface ReconcileContext {
   claims: InviteClaims;
   /** When the tool call started (ms since the epoch): the budget and the "could be this call's" window count from it. */
   startedAt: number;
-  audit: ReconcileAudit;
+  audit: AuditRecord;
 }
 
 /** The invite a lookup found for a call whose answer was lost. */

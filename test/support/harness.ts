@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SignJWT, type JWTPayload } from 'jose';
 import { afterAll } from 'vitest';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/server-config.js';
 import { createLogger } from '../../src/log.js';
 import { startNodeServer, type NodeServerTimeouts, type RunningServer } from '../../src/node.js';
 import type { AppDeps } from '../../src/app.js';

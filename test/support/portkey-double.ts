@@ -1,22 +1,10 @@
 /**
- * A test double of Portkey's Admin API "invite user" endpoint, as a real HTTP server on loopback.
- *
- * Behaves as Portkey's Admin API does for the calls this server makes (paths, error codes AB01–AB08,
- * answer shapes, as Portkey documents them), restated here in full:
- * - `POST {basePath}/admin/users/invites`: checks `x-portkey-api-key` (401 AB05 unknown key,
- *   403 AB03 workspace key), requires a JSON body (400 AB01), validates it against `CreateInvite`
- *   (400 AB01 naming the field), refuses a repeated email (409 AB07), else answers 200
- *   `{"id": <uuid>, "invite_link": "https://app.portkey.ai/invite/<id>"}`.
- * - `GET {basePath}/admin/users/invites` (query `email`, `status`, `role`, `pageSize`, `currentPage`):
- *   lists the invites it holds (created, or seeded with `seedInvite`), filtered by every query
- *   parameter given, in the shape of examples.json (`created_at` as "YYYY-MM-DD HH:MM:SS", UTC).
- *   Workspaces are listed as Portkey reports them elsewhere, by id (a UUID per slug, stable for the
- *   double's life), never echoing the caller's slug; `setListedWorkspaces('hidden' | 'example')`
- *   omits them, or lists Portkey's own example `[{"workspace_id": "", "role": ""}]`.
- *   `pageSize` and `currentPage` page the list; the last request's paging is in `requests`.
- * - `GET {basePath}/admin/workspaces/{idOrSlug}`: `{"id": <uuid>, "slug", "name", "object"}` for any
- *   slug (every workspace exists) or a UUID it handed out.
- * - anything else: 404 AB08.
+ * A test double of Portkey's Admin API as a real HTTP server on loopback. What Portkey does with a
+ * request (paths, error codes AB01–AB08, answer shapes) comes from the same core as the embedded
+ * sandbox, src/sandbox/portkey-admin-api.ts, whose header restates the rules; this file adds the
+ * socket, a base path, request records and faults. `setListedWorkspaces('hidden' | 'example')`
+ * omits an invite's workspaces from the list, or lists Portkey's own example
+ * `[{"workspace_id": "", "role": ""}]`; the last request's paging is in `requests`.
  *
  * Every request is recorded (before any check or fault). Faults queued with `failNext` make the
  * next POST invite requests misbehave, one fault per request; `failNextList` does the same for the
@@ -26,10 +14,23 @@
  * fault (a delay past the client's timeout, a dropped connection, a garbled 200), `hang` holds
  * the request without creating anything and then drops it.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { brotliCompressSync, constants as zlibConstants, deflateSync, gzipSync } from 'node:zlib';
+import {
+  ALREADY_INVITED,
+  createPortkeySandbox,
+  FORBIDDEN,
+  INVITE_ORG_ROLES,
+  INVITE_STATUSES,
+  INVITE_WORKSPACE_ROLES,
+  NOT_FOUND,
+  portkeyError,
+  UNAUTHORISED,
+  validateCreateInvite,
+  type HeldInvite,
+  type ListedWorkspaces,
+} from '../../src/sandbox/portkey-admin-api.js';
 
 export interface RecordedRequest {
   method: string;
@@ -69,7 +70,6 @@ export type Fault =
    */
   | { kind: 'create-then'; then: Exclude<Fault, { kind: 'create-then' }> };
 
-export type ListedWorkspaces = 'uuid' | 'hidden' | 'example';
 
 export interface PortkeyDoubleOptions {
   adminKeys: string[];
@@ -78,16 +78,7 @@ export interface PortkeyDoubleOptions {
   basePath?: string;
 }
 
-export interface DoubleInvite {
-  id: string;
-  email: string;
-  /** The CreateInvite body that made it; undefined for a seeded invite. */
-  body: unknown;
-  role: string;
-  workspaces: Array<{ workspace_id: string; role: string }>;
-  createdAt: Date;
-  status: (typeof INVITE_STATUSES)[number];
-}
+export type DoubleInvite = HeldInvite;
 
 export interface PortkeyDouble {
   /** Base URL including basePath, no trailing slash, e.g. 'http://127.0.0.1:PORT/v1'. */
@@ -116,19 +107,8 @@ export interface PortkeyDouble {
 // Envelopes and constants
 // ---------------------------------------------------------------------------------------------
 
-export const INVITE_ORG_ROLES = ['admin', 'member'] as const;
-export const INVITE_WORKSPACE_ROLES = ['admin', 'member', 'manager'] as const;
-export const INVITE_STATUSES = ['pending', 'cancelled', 'accepted', 'expired'] as const;
-
-/** The Admin API error envelope: `{"success": false, "data": {"message", "errorCode"}}`. */
-export function portkeyError(message: string, errorCode?: string): { success: false; data: { message: string; errorCode?: string } } {
-  return { success: false, data: errorCode === undefined ? { message } : { message, errorCode } };
-}
-
-export const UNAUTHORISED = portkeyError('Unauthorised Request', 'AB05');
-export const FORBIDDEN = portkeyError('You do not have enough permissions to execute this request', 'AB03');
-export const ALREADY_INVITED = portkeyError('User already invited', 'AB07');
-export const NOT_FOUND = portkeyError('Not found', 'AB08');
+export { INVITE_ORG_ROLES, INVITE_STATUSES, INVITE_WORKSPACE_ROLES, portkeyError, UNAUTHORISED, FORBIDDEN, ALREADY_INVITED, NOT_FOUND, validateCreateInvite };
+export type { ListedWorkspaces };
 export const RATE_LIMITED = portkeyError('Rate limit exceeded', 'AB06');
 
 /** Default bodies for a `status` fault without `body`/`rawBody` (codes from errors-and-enums.json). */
@@ -145,132 +125,6 @@ const DEFAULT_ERROR_BY_STATUS: Record<number, { message: string; errorCode: stri
 
 const NON_JSON_BODY = '<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>';
 const TRUNCATED_JSON_BODY = '{"id": "abc';
-
-// ---------------------------------------------------------------------------------------------
-// CreateInvite validator
-// ---------------------------------------------------------------------------------------------
-
-const TOP_LEVEL_FIELDS = ['email', 'role', 'workspaces', 'workspace_api_key_details', 'first_name', 'last_name'];
-const WORKSPACE_FIELDS = ['id', 'role'];
-const KEY_DETAILS_FIELDS = ['scopes', 'name', 'expiry', 'metadata'];
-const EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function has(obj: Record<string, unknown>, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(obj, key);
-}
-
-function child(path: string, key: string): string {
-  const name = /^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key);
-  if (!path) return name;
-  return name === key ? `${path}.${key}` : `${path}[${name}]`;
-}
-
-/** Depth-first, in key order: the path of the first `null`, if any. */
-function findNull(value: unknown, path: string): string | undefined {
-  if (value === null) return path || 'body';
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNull(value[i], `${path}[${i}]`);
-      if (found !== undefined) return found;
-    }
-  } else if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      const found = findNull(value[key], child(path, key));
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
-}
-
-function unknownField(obj: Record<string, unknown>, allowed: string[], path: string): string | undefined {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) return `${child(path, key)} is not an allowed field (allowed: ${allowed.join(', ')})`;
-  }
-  return undefined;
-}
-
-function oneOf(value: unknown, allowed: readonly string[], path: string): string | undefined {
-  return typeof value === 'string' && allowed.includes(value) ? undefined : `${path} must be one of ${allowed.join(', ')}`;
-}
-
-/**
- * Checks a request body against Portkey's `CreateInvite` (plus the extra fields Portkey accepts beyond its published schema:
- * `first_name`, `last_name`, and `name`, `expiry`, `metadata` in `workspace_api_key_details`).
- * Strict: any `null`, any field not listed (at the top level and inside `workspaces[i]` and
- * `workspace_api_key_details`), or a wrong type is a problem. Returns the first problem, naming
- * the field (e.g. `workspaces[0].role must be one of admin, member, manager`), or undefined.
- */
-export function validateCreateInvite(body: unknown): string | undefined {
-  if (!isPlainObject(body)) return body === null ? 'body must not be null' : 'body must be a JSON object';
-
-  const nullAt = findNull(body, '');
-  if (nullAt !== undefined) return `${nullAt} must not be null`;
-
-  const unknown = unknownField(body, TOP_LEVEL_FIELDS, '');
-  if (unknown) return unknown;
-
-  // email
-  if (!has(body, 'email')) return 'email is required';
-  if (typeof body.email !== 'string') return 'email must be a string';
-  if (!EMAIL_LIKE.test(body.email)) return 'email must be a valid email address';
-
-  // role
-  if (!has(body, 'role')) return 'role is required';
-  const roleProblem = oneOf(body.role, INVITE_ORG_ROLES, 'role');
-  if (roleProblem) return roleProblem;
-
-  // workspaces
-  if (!has(body, 'workspaces')) return 'workspaces is required';
-  if (!Array.isArray(body.workspaces)) return 'workspaces must be an array';
-  for (let i = 0; i < body.workspaces.length; i++) {
-    const path = `workspaces[${i}]`;
-    const ws: unknown = body.workspaces[i];
-    if (!isPlainObject(ws)) return `${path} must be an object`;
-    const extra = unknownField(ws, WORKSPACE_FIELDS, path);
-    if (extra) return extra;
-    if (!has(ws, 'id')) return `${path}.id is required`;
-    if (typeof ws.id !== 'string') return `${path}.id must be a string`;
-    if (ws.id.trim() === '') return `${path}.id must not be empty`;
-    if (!has(ws, 'role')) return `${path}.role is required`;
-    const wsRole = oneOf(ws.role, INVITE_WORKSPACE_ROLES, `${path}.role`);
-    if (wsRole) return wsRole;
-  }
-
-  // workspace_api_key_details
-  if (has(body, 'workspace_api_key_details')) {
-    const path = 'workspace_api_key_details';
-    const details = body.workspace_api_key_details;
-    if (!isPlainObject(details)) return `${path} must be an object`;
-    const extra = unknownField(details, KEY_DETAILS_FIELDS, path);
-    if (extra) return extra;
-    if (!has(details, 'scopes')) return `${path}.scopes is required`;
-    if (!Array.isArray(details.scopes)) return `${path}.scopes must be an array of strings`;
-    for (let i = 0; i < details.scopes.length; i++) {
-      if (typeof details.scopes[i] !== 'string') return `${path}.scopes[${i}] must be a string`;
-    }
-    for (const key of ['name', 'expiry'] as const) {
-      if (has(details, key) && typeof details[key] !== 'string') return `${path}.${key} must be a string`;
-    }
-    if (has(details, 'metadata')) {
-      const metadata = details.metadata;
-      if (!isPlainObject(metadata)) return `${path}.metadata must be an object of strings`;
-      for (const key of Object.keys(metadata)) {
-        if (typeof metadata[key] !== 'string') return `${child(`${path}.metadata`, key)} must be a string`;
-      }
-    }
-  }
-
-  // first_name, last_name
-  for (const key of ['first_name', 'last_name'] as const) {
-    if (has(body, key) && typeof body[key] !== 'string') return `${key} must be a string`;
-  }
-
-  return undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The server
@@ -305,16 +159,7 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-function isJsonContentType(value: string | undefined): boolean {
-  if (!value) return false;
-  return value.split(';')[0]!.trim().toLowerCase() === 'application/json';
-}
-
 /** Portkey's date format in examples.json: "2023-12-12 13:56:32". */
-function portkeyDate(d: Date): string {
-  return d.toISOString().replace('T', ' ').slice(0, 19);
-}
-
 function send(res: ServerResponse, status: number, payload: string, contentType: string, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed || res.socket?.destroyed) return;
   const noBody = status === 204 || status === 304 || (status >= 100 && status < 200);
@@ -414,25 +259,11 @@ function checkFault(fault: Fault): void {
 }
 
 export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<PortkeyDouble> {
-  const adminKeys = new Set(opts.adminKeys);
-  const workspaceKeys = new Set(opts.workspaceKeys ?? []);
   const basePath = normaliseBasePath(opts.basePath);
   const invitesPath = `${basePath}/admin/users/invites`;
-  const invitedBy = randomUUID();
-
+  // What Portkey does with a request: the contract's rules, shared with the embedded sandbox.
+  const core = createPortkeySandbox({ adminKeys: opts.adminKeys, workspaceKeys: opts.workspaceKeys });
   const requests: RecordedRequest[] = [];
-  const invites: DoubleInvite[] = [];
-  const workspacesPath = `${basePath}/admin/workspaces/`;
-  /** slug → UUID, made on first sight: every slug names a workspace. */
-  const workspaceUuids = new Map<string, string>();
-  const isUuid = (v: string) => [...workspaceUuids.values()].includes(v);
-  const uuidOf = (idOrSlug: string) => {
-    if (isUuid(idOrSlug)) return idOrSlug;
-    let id = workspaceUuids.get(idOrSlug);
-    if (!id) workspaceUuids.set(idOrSlug, (id = randomUUID()));
-    return id;
-  };
-  let listedWorkspaces: ListedWorkspaces = 'uuid';
   const faults: Fault[] = [];
   const listFaults: Fault[] = [];
   const pending = new Set<Pending>();
@@ -465,14 +296,6 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       entry.resolve(false);
     }
     pending.clear();
-  }
-
-  function checkKey(req: IncomingMessage, res: ServerResponse): boolean {
-    const key = req.headers['x-portkey-api-key'];
-    if (typeof key === 'string' && adminKeys.has(key)) return true;
-    if (typeof key === 'string' && workspaceKeys.has(key)) sendJson(res, 403, FORBIDDEN);
-    else sendJson(res, 401, UNAUTHORISED);
-    return false;
   }
 
   function applyFault(fault: Fault, res: ServerResponse): void {
@@ -534,94 +357,9 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
     }
   }
 
-  /** Portkey refuses a second invite for an email that has a pending one (409 AB07). */
-  function hasPendingInvite(email: string): boolean {
-    return invites.some((inv) => inv.status === 'pending' && inv.email.toLowerCase() === email.toLowerCase());
-  }
-
-  /** A POST invite's answer: the created invite's 200, or the refusal. The invite is stored at once. */
-  function createInvite(req: IncomingMessage, record: RecordedRequest): { status: number; body: unknown } {
-    const key = req.headers['x-portkey-api-key'];
-    if (typeof key !== 'string' || !adminKeys.has(key)) return workspaceKeys.has(key as string) ? { status: 403, body: FORBIDDEN } : { status: 401, body: UNAUTHORISED };
-    if (!isJsonContentType(req.headers['content-type'])) return { status: 400, body: portkeyError('Content-Type must be application/json', 'AB01') };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(record.rawBody);
-    } catch {
-      return { status: 400, body: portkeyError('Request body must be valid JSON', 'AB01') };
-    }
-    const problem = validateCreateInvite(parsed);
-    if (problem) return { status: 400, body: portkeyError(problem, 'AB01') };
-    const body = parsed as { email: string; role: string; workspaces: Array<{ id: string; role: string }> };
-    if (hasPendingInvite(body.email)) return { status: 409, body: ALREADY_INVITED };
-    const id = randomUUID();
-    invites.push({
-      id,
-      email: body.email,
-      body: parsed,
-      role: body.role,
-      workspaces: body.workspaces.map((w) => ({ workspace_id: w.id, role: w.role })),
-      createdAt: new Date(),
-      status: 'pending',
-    });
-    return { status: 200, body: { id, invite_link: `https://app.portkey.ai/invite/${id}` } };
-  }
-
-  function listInvites(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
-    if (!checkKey(req, res)) return;
-    const email = query.get('email');
-    const status = query.get('status');
-    const role = query.get('role');
-    if (status !== null && !(INVITE_STATUSES as readonly string[]).includes(status)) {
-      sendJson(res, 400, portkeyError(`status must be one of ${INVITE_STATUSES.join(', ')}`, 'AB01'));
-      return;
-    }
-    if (role !== null && !(INVITE_ORG_ROLES as readonly string[]).includes(role)) {
-      sendJson(res, 400, portkeyError(`role must be one of ${INVITE_ORG_ROLES.join(', ')}`, 'AB01'));
-      return;
-    }
-    const paging: Record<string, number | undefined> = {};
-    for (const name of ['pageSize', 'currentPage']) {
-      const raw = query.get(name);
-      if (raw === null) continue;
-      if (!/^\d+$/.test(raw)) {
-        sendJson(res, 400, portkeyError(`${name} must be a non-negative integer`, 'AB01'));
-        return;
-      }
-      paging[name] = Number(raw);
-    }
-    const matching = invites.filter(
-      (inv) =>
-        (email === null || inv.email.toLowerCase() === email.toLowerCase()) &&
-        (status === null || inv.status === status) &&
-        (role === null || inv.role === role),
-    );
-    const pageSize = paging.pageSize;
-    const currentPage = paging.currentPage ?? 0;
-    const page = pageSize === undefined ? matching : matching.slice(currentPage * pageSize, (currentPage + 1) * pageSize);
-    sendJson(res, 200, {
-      object: 'list',
-      total: matching.length,
-      data: page.map((inv) => ({
-        object: 'invite',
-        id: inv.id,
-        email: inv.email,
-        role: inv.role,
-        created_at: portkeyDate(inv.createdAt),
-        expires_at: portkeyDate(new Date(inv.createdAt.getTime() + 7 * 24 * 3600 * 1000)),
-        accepted_at: null,
-        status: inv.status,
-        invited_by: invitedBy,
-        ...(listedWorkspaces === 'hidden'
-          ? {}
-          : {
-              workspaces:
-                listedWorkspaces === 'example'
-                  ? [{ workspace_id: '', role: '' }]
-                  : inv.workspaces.map((w) => ({ workspace_id: uuidOf(w.workspace_id), role: w.role })),
-            }),
-      })),
-    });
+  /** The contract's answer to a request, from the shared core. */
+  function coreAnswer(req: IncomingMessage, record: RecordedRequest, url: URL): { status: number; body: unknown } {
+    return core.answer({ method: record.method, path: url.pathname.slice(basePath.length), query: url.searchParams, headers: req.headers as Record<string, string | undefined>, rawBody: record.rawBody });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, rawBody: string): Promise<void> {
@@ -642,7 +380,7 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
 
     if (fault?.kind === 'create-then') {
       if (!(await wait(latencyMs, res))) return;
-      const created = createInvite(req, record);
+      const created = coreAnswer(req, record, url);
       const then = fault.then;
       if (then.kind !== 'delay') applyFault(then, res);
       else if (await wait(then.ms, res)) sendJson(res, created.status, created.body);
@@ -655,17 +393,8 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       applyFault(fault, res);
       return;
     }
-    if (isInvites && method === 'POST') {
-      const answer = createInvite(req, record);
-      sendJson(res, answer.status, answer.body);
-    } else if (isInvites && method === 'GET') listInvites(req, res, url.searchParams);
-    else if (method === 'GET' && url.pathname.startsWith(workspacesPath) && url.pathname.length > workspacesPath.length) {
-      if (!checkKey(req, res)) return;
-      const idOrSlug = decodeURIComponent(url.pathname.slice(workspacesPath.length));
-      const id = uuidOf(idOrSlug);
-      const slug = [...workspaceUuids].find(([, uuid]) => uuid === id)?.[0];
-      sendJson(res, 200, { object: 'workspace', id, slug, name: slug });
-    } else sendJson(res, 404, NOT_FOUND);
+    const answer = url.pathname.startsWith(basePath) ? coreAnswer(req, record, url) : { status: 404, body: NOT_FOUND };
+    sendJson(res, answer.status, answer.body);
   }
 
   const server: Server = createServer((req, res) => {
@@ -732,7 +461,7 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
   return {
     url,
     requests,
-    invites,
+    invites: core.invites,
     failNext(...more: Fault[]) {
       for (const fault of more) checkFault(fault);
       faults.push(...more);
@@ -744,31 +473,16 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       }
       listFaults.push(...more);
     },
-    seedInvite(seed) {
-      const invite: DoubleInvite = {
-        id: seed.id ?? randomUUID(),
-        email: seed.email,
-        body: undefined,
-        role: seed.role ?? 'member',
-        workspaces: seed.workspaces ?? [],
-        createdAt: seed.createdAt ?? new Date(),
-        status: seed.status ?? 'pending',
-      };
-      invites.push(invite);
-      return invite;
-    },
+    seedInvite: (seed) => core.seedInvite(seed),
     setLatency(ms: number) {
       latencyMs = Math.max(0, ms);
     },
-    setListedWorkspaces(mode) {
-      listedWorkspaces = mode;
-    },
-    workspaceId: (slug) => uuidOf(slug),
+    setListedWorkspaces: (mode) => core.setListedWorkspaces(mode),
+    workspaceId: (slug) => core.workspaceId(slug),
     reset() {
-      listedWorkspaces = 'uuid';
+      core.reset();
       cancelPending();
       requests.length = 0;
-      invites.length = 0;
       faults.length = 0;
       listFaults.length = 0;
       latencyMs = 0;

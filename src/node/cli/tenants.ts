@@ -10,7 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { ConfigError, loadConfig, SERVER_VARIABLES, type Config } from '../../config.js';
+import { ConfigError, loadConfig, type Config } from '../../server-config.js';
+import { SERVER_VARIABLES } from '../../config/variables.js';
 import { parseTenantEntry, TENANT_KEY_PREFIX, type Tenant } from '../../tenants/tenant-table.js';
 import { upstreamHosts } from '../../tenants/upstream-hosts.js';
 import { withDotEnv } from '../env.js';

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { mintToken, parseTtl } from '../../auth/mint.js';
-import { ConfigError } from '../../config.js';
+import { ConfigError } from '../../server-config.js';
 import { loadNodeConfig } from '../../node.js';
 import { isLocalMode, LOCAL_SECRET_FILE, readLocalSecret, withDotEnv } from '../env.js';
 

@@ -66,7 +66,7 @@ describe('workerd: a KV entry cannot reach the server\'s secrets or send a key e
     for (const name of hidden) expect(text).not.toContain(name);
     expect(text).not.toMatch(/AUTH_|PORTKEY_/);
     expect(outbound()).toEqual([]);
-    const warnings = observed.logLines.slice(logsBefore).map((l) => JSON.parse(l)).filter((l) => l.event === 'tenants.kv_entry_invalid');
+    const warnings = observed.logLines.slice(logsBefore).map((l) => JSON.parse(l)).filter((l) => l.event === 'tenants.store_entry_invalid');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ level: 'warn', tenant });
     return warnings[0].problem as string;
@@ -120,7 +120,7 @@ describe('workerd: Cloudflare rate-limiting binding', () => {
 });
 
 describe('workerd: tools/list follows the KV entry', () => {
-  /** KV entries are trusted for 30 s in an isolate (src/tenants/kv-tenants.ts). */
+  /** KV entries are trusted for 30 s in an isolate (src/tenants/store-tenants.ts). */
   const KV_TTL_MS = 30_000;
   const listTool = async (bearer: string) => (await postMcp(rpc('tools/list'), bearer)).json.result.tools[0];
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createKvTenantLookup } from '../src/tenants/kv-tenants.js';
+import { createStoreTenantLookup } from '../src/tenants/store-tenants.js';
 import { TenantLookupError } from '../src/errors.js';
-import { SERVER_VARIABLES } from '../src/config.js';
+import { SERVER_VARIABLES } from '../src/config/variables.js';
 import { createLogger } from '../src/log.js';
 
 const logs: string[] = [];
@@ -25,7 +25,7 @@ const KEY = 'pk-kv-SECRET-1234';
 describe('tenants from Workers KV', () => {
   it('reads an entry in the TENANTS format, resolving {"env"} keys from the Worker secrets', async () => {
     const { kv } = fakeKv({ acme: JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME' }, allow: { orgRoles: ['member'] } }) });
-    const lookup = createKvTenantLookup({ ...base, kv, env: { PORTKEY_KEY_ACME: KEY }, defaultBaseUrl: 'https://api.portkey.ai/v1' });
+    const lookup = createStoreTenantLookup({ ...base, kv, env: { PORTKEY_KEY_ACME: KEY }, defaultBaseUrl: 'https://api.portkey.ai/v1' });
     expect(await lookup('acme')).toEqual({ id: 'acme', apiKey: KEY, baseUrl: 'https://api.portkey.ai/v1', allow: { orgRoles: ['member'] } });
     expect(await lookup('nobody')).toBeUndefined();
   });
@@ -33,7 +33,7 @@ describe('tenants from Workers KV', () => {
   it('caches hits and misses for the TTL, then reads again', async () => {
     let now = 0;
     const { kv, reads } = fakeKv({ acme: JSON.stringify({ apiKey: KEY }) });
-    const lookup = createKvTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1', ttlMs: 1000, now: () => now });
+    const lookup = createStoreTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1', ttlMs: 1000, now: () => now });
     await lookup('acme');
     await lookup('acme');
     await lookup('ghost');
@@ -46,7 +46,7 @@ describe('tenants from Workers KV', () => {
 
   it('a broken entry: the caller is told it is broken, the operator log says why, neither shows the key', async () => {
     const { kv } = fakeKv({ acme: JSON.stringify({ apiKey: KEY, colour: 'blue' }), bad: '{not json' });
-    const lookup = createKvTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1' });
+    const lookup = createStoreTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1' });
     logs.length = 0;
     const err = await lookup('acme').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TenantLookupError);
@@ -55,8 +55,8 @@ describe('tenants from Workers KV', () => {
     await expect(lookup('bad')).rejects.toThrow(/"bad"'s entry in the tenant store is invalid/);
     const warnings = logs.map((l) => JSON.parse(l));
     expect(warnings.map((w) => [w.level, w.event, w.tenant])).toEqual([
-      ['warn', 'tenants.kv_entry_invalid', 'acme'],
-      ['warn', 'tenants.kv_entry_invalid', 'bad'],
+      ['warn', 'tenants.store_entry_invalid', 'acme'],
+      ['warn', 'tenants.store_entry_invalid', 'bad'],
     ]);
     expect(warnings[0].problem).toMatch(/unknown field\(s\) "colour".*TENANTS_KV/);
     expect(warnings[1].problem).toMatch(/not valid JSON/);
@@ -64,7 +64,7 @@ describe('tenants from Workers KV', () => {
   });
 
   it('a KV outage is a retryable error, not a crash', async () => {
-    const lookup = createKvTenantLookup({ ...base, kv: { get: () => Promise.reject(new Error('kv down')) }, env: {}, defaultBaseUrl: 'https://x.example/v1' });
+    const lookup = createStoreTenantLookup({ ...base, kv: { get: () => Promise.reject(new Error('kv down')) }, env: {}, defaultBaseUrl: 'https://x.example/v1' });
     await expect(lookup('acme')).rejects.toThrow(/could not be read just now/);
   });
 });
@@ -76,7 +76,7 @@ describe('external entries and the key variables they may read (issue 26)', () =
     async (id) => {
       const own = `PORTKEY_KEY_${id.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64)}`;
       const { kv } = fakeKv({ [id]: JSON.stringify({ apiKey: { env: own } }) });
-      const lookup = createKvTenantLookup({ ...base, kv, env: { [own]: KEY }, defaultBaseUrl: 'https://x.example/v1' });
+      const lookup = createStoreTenantLookup({ ...base, kv, env: { [own]: KEY }, defaultBaseUrl: 'https://x.example/v1' });
       logs.length = 0;
       await expect(lookup(id)).rejects.toBeInstanceOf(TenantLookupError);
       expect(JSON.parse(logs[0]!).problem).toMatch(/only for tenant ids made of lowercase letters, digits and single underscores.*inline/);
@@ -85,7 +85,7 @@ describe('external entries and the key variables they may read (issue 26)', () =
 
   it('ids that map one-to-one still read their own variable', async () => {
     const { kv } = fakeKv({ acme_corp: JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME_CORP' } }), ibm2: JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_IBM2' } }) });
-    const lookup = createKvTenantLookup({ ...base, kv, env: { PORTKEY_KEY_ACME_CORP: KEY, PORTKEY_KEY_IBM2: KEY }, defaultBaseUrl: 'https://x.example/v1' });
+    const lookup = createStoreTenantLookup({ ...base, kv, env: { PORTKEY_KEY_ACME_CORP: KEY, PORTKEY_KEY_IBM2: KEY }, defaultBaseUrl: 'https://x.example/v1' });
     expect((await lookup('acme_corp'))?.apiKey).toBe(KEY);
     expect((await lookup('ibm2'))?.apiKey).toBe(KEY);
   });
@@ -93,11 +93,11 @@ describe('external entries and the key variables they may read (issue 26)', () =
   it('a broken entry is cached like an absent one: one store read and one warn line per TTL, however many calls', async () => {
     const { kv, reads } = fakeKv({ bad: '{not json' });
     let now = 0;
-    const lookup = createKvTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1', ttlMs: 1000, now: () => now });
+    const lookup = createStoreTenantLookup({ ...base, kv, env: {}, defaultBaseUrl: 'https://x.example/v1', ttlMs: 1000, now: () => now });
     logs.length = 0;
     for (let i = 0; i < 50; i++) await expect(lookup('bad')).rejects.toThrow(/"bad"'s entry in the tenant store is invalid/);
     expect(reads).toEqual(['bad']);
-    expect(logs.filter((l) => l.includes('tenants.kv_entry_invalid'))).toHaveLength(1);
+    expect(logs.filter((l) => l.includes('tenants.store_entry_invalid'))).toHaveLength(1);
     now = 1500;
     await expect(lookup('bad')).rejects.toThrow(TenantLookupError);
     expect(reads).toEqual(['bad', 'bad']);

@@ -1,25 +1,32 @@
 import type { Caller } from '../auth/caller.js';
-import type { Config } from '../config.js';
+import type { Config } from '../server-config.js';
 import { ScopeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeAuditLine } from '../audit.js';
+import { writeAuditLine } from '../tools/audit-line.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import { authorizeInvite, INVITE_USER } from '../tools/invite-user.js';
-import { inviteUserInput } from '../tools/invite-user-schema.js';
+import { inviteUserInput, type InviteUserArgs } from '../tools/invite-user-schema.js';
 
+/** An admin invite refused for want of the admin scope: answered with HTTP 403 so an OAuth client can step up. */
 export interface StepUp {
   scopes: string[];
   description: string;
 }
 
+/** An admin invite the check already parsed and refused for another reason: the tool answers with this refusal, without parsing or resolving again. */
+export interface SettledInvite {
+  args: InviteUserArgs;
+  refusal: unknown;
+}
+
 /**
  * MCP authorization "scope challenge": inviting an org admin needs an extra scope. An HTTP 403
  * with `insufficient_scope` lets an OAuth client re-authorize with it (step-up), which a tool
- * result cannot, so the check runs here, on the parsed message, before the MCP server. It asks
- * only for a grant the tenant and its policy would allow; every other refusal is left to the
- * tool, which answers it as an `isError` result.
+ * result cannot, so the check runs on the parsed message, before the MCP server. It asks only for
+ * a grant the tenant and its policy would allow; any other refusal it found is handed to the tool
+ * (`settled`), which answers it as an `isError` result.
  */
-export async function stepUpForAdminInvite(o: {
+export async function checkAdminStepUp(o: {
   config: Config;
   caller: Caller;
   message: unknown;
@@ -29,7 +36,7 @@ export async function stepUpForAdminInvite(o: {
   /** For the audit line: the tenant id the request line names, and the caller's address. */
   tenantId?: string;
   clientAddress?: string;
-}): Promise<StepUp | undefined> {
+}): Promise<{ stepUp: StepUp } | { settled: SettledInvite } | undefined> {
   const adminScope = o.config.auth.adminScope;
   if (!adminScope || o.caller.scopes.has(adminScope)) return undefined;
   const m = o.message as { method?: unknown; params?: { name?: unknown; arguments?: { role?: unknown } } } | null;
@@ -40,7 +47,7 @@ export async function stepUpForAdminInvite(o: {
     await authorizeInvite(args.data, o.caller, o.resolveTenant, adminScope);
     return undefined;
   } catch (err) {
-    if (!(err instanceof ScopeError)) return undefined;
+    if (!(err instanceof ScopeError)) return { settled: { args: args.data, refusal: err } };
     writeAuditLine(o.logger, {
       requestId: o.requestId,
       caller: o.caller,
@@ -49,6 +56,6 @@ export async function stepUpForAdminInvite(o: {
       tenant: o.tenantId ?? o.caller.tenantId,
       outcome: err.code,
     });
-    return { scopes: [...o.config.auth.requiredScopes, adminScope], description: err.message };
+    return { stepUp: { scopes: [...o.config.auth.requiredScopes, adminScope], description: err.message } };
   }
 }

@@ -16,7 +16,7 @@ import { ConfigError } from '../errors.js';
  * Returns the value unchanged: with no query or fragment, joining a path to it and parsing the
  * result (as fetch does) lands on the origin and path checked here.
  */
-export function plainHttpUrl(value: string, name: string, example: string): string {
+export function checkOriginAndPath(value: string, name: string, example: string): string {
   let url: URL;
   try {
     url = new URL(value);

@@ -1,6 +1,19 @@
-import type { Caller } from './auth/caller.js';
-import type { Logger } from './log.js';
-import type { InviteAudit } from './tools/invite-user.js';
+import type { Caller } from '../auth/caller.js';
+import type { Logger } from '../log.js';
+import type { ReconcileResult } from './reconcile-invite.js';
+
+/** What a call learns as it proceeds, for its audit line: filled in by the tool and by the lookup after a lost answer. */
+export interface AuditRecord {
+  tenant?: string;
+  inviteId?: string;
+  upstreamStatus?: number;
+  upstreamLatencyMs?: number;
+  reconcile?: ReconcileResult;
+  reconcileStatus?: number;
+  reconcileLatencyMs?: number;
+  /** For an invite confirmed by lookup: the requested grants Portkey's listing did not show. */
+  unconfirmedGrants?: string[];
+}
 
 /**
  * The arguments as the call gave them. Validated ones for most outcomes; for `invalid_input`
@@ -20,7 +33,7 @@ export interface AuditEntry {
   args: AuditedArgs;
   tenant: string | undefined;
   outcome: string;
-  audit?: InviteAudit;
+  audit?: AuditRecord;
   durationMs?: number;
   /** For `invalid_input`: the paths of the fields that failed validation. */
   invalidFields?: string[];

@@ -1,8 +1,9 @@
-import { SERVER_VARIABLES, type Config } from '../config.js';
+import { SERVER_VARIABLES } from '../config/variables.js';
+import type { Settings as Config } from '../config/settings.js';
 import { ConfigError, TenantLookupError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { TenantLookup } from './resolve-tenant.js';
-import { parseTenantEntry, type Tenant } from './tenant-table.js';
+import { createTenantResolver, type TenantLookup, type TenantResolver } from './resolve-tenant.js';
+import { parseTenantEntry, type Tenant, type TenantTable } from './tenant-table.js';
 import { upstreamHosts } from './upstream-hosts.js';
 
 /** The part of a Workers KV namespace binding this uses; any key-value store with a text get fits (Redis on Node). */
@@ -11,7 +12,7 @@ export interface KvNamespaceLike {
   get(key: string, type: 'text', deadline?: number): Promise<string | null>;
 }
 
-export interface KvTenantOptions {
+export interface StoreTenantOptions {
   kv: KvNamespaceLike;
   /** Variables `{"env": "PORTKEY_KEY_…"}` keys are read from (Worker secrets). */
   env: Record<string, string | undefined>;
@@ -43,7 +44,7 @@ export interface KvTenantOptions {
  * PORTKEY_BASE_URL's origin alone) whether or not the list is set, and plain http only to
  * loopback or INSECURE_HTTP_HOSTS.
  */
-export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
+export function createStoreTenantLookup(o: StoreTenantOptions): TenantLookup {
   const ttlMs = o.ttlMs ?? 30_000;
   const storeName = o.storeName ?? 'TENANTS_KV';
   const maxEntries = o.maxEntries ?? 1000;
@@ -66,7 +67,7 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
   };
   // The caller learns that the entry is broken, never why: the details name server variables.
   const broken = (tenantId: string, problem: string) => {
-    o.logger.warn('tenants.kv_entry_invalid', { tenant: tenantId, problem });
+    o.logger.warn('tenants.store_entry_invalid', { tenant: tenantId, problem });
     return new TenantLookupError(
       `Tenant ${JSON.stringify(tenantId)}'s entry in the tenant store is invalid, so nothing was sent to Portkey. ` +
         'The server operator must fix it (the server log says what is wrong).',
@@ -109,20 +110,39 @@ export function createKvTenantLookup(o: KvTenantOptions): TenantLookup {
   };
 }
 
+/** A store of tenant entries beyond TENANTS (Workers KV, Redis on Node), as a runtime entry hands it to the app. */
+export interface TenantStore {
+  kv: KvNamespaceLike;
+  /** Variables `{"env": "PORTKEY_KEY_…"}` keys are read from. */
+  env: Record<string, string | undefined>;
+  /** The store's name in the operator's messages about a broken entry, e.g. `Redis (pim:tenant:<tenant id>)`. */
+  name: string;
+  /** Where the operator adds a tenant there, for callers' messages, e.g. `TENANTS_KV`. */
+  addHint: string;
+}
+
 /**
- * The lookup for an external tenant store (Workers KV, Redis on Node) with its rules taken from
- * the configuration, so every store holds entries to exactly the same rules.
+ * The one place a tenant resolver is built, for every runtime and store: TENANTS (or the single
+ * key), then the external store with its rules and cache TTL taken from the configuration, so
+ * every store holds entries to exactly the same rules.
  */
-export function createStoreTenantLookup(
-  config: Pick<Config, 'portkeyBaseUrl' | 'portkeyAllowedHosts' | 'insecureHttpHosts' | 'tenantsCacheTtlMs'>,
-  store: Pick<KvTenantOptions, 'kv' | 'env' | 'logger' | 'storeName'>,
-): TenantLookup {
-  return createKvTenantLookup({
-    ...store,
-    defaultBaseUrl: config.portkeyBaseUrl,
-    allowedHosts: config.portkeyAllowedHosts,
-    insecureHttpHosts: config.insecureHttpHosts,
-    serverVariables: SERVER_VARIABLES,
-    ttlMs: config.tenantsCacheTtlMs,
-  });
+export function createConfiguredTenantResolver(
+  config: Pick<Config, 'portkeyBaseUrl' | 'portkeyAllowedHosts' | 'insecureHttpHosts' | 'tenantsCacheTtlMs' | 'auth'> & { tenants: TenantTable },
+  store: TenantStore | undefined,
+  logger: Logger,
+): TenantResolver {
+  const lookup = store
+    ? createStoreTenantLookup({
+        kv: store.kv,
+        env: store.env,
+        logger,
+        storeName: store.name,
+        defaultBaseUrl: config.portkeyBaseUrl,
+        allowedHosts: config.portkeyAllowedHosts,
+        insecureHttpHosts: config.insecureHttpHosts,
+        serverVariables: SERVER_VARIABLES,
+        ttlMs: config.tenantsCacheTtlMs,
+      })
+    : undefined;
+  return createTenantResolver(config.tenants, config.auth.tenantClaim, lookup, store?.addHint);
 }
