@@ -16,6 +16,7 @@ import type { AppEnv } from './http/app-env.js';
 import { jsonRpcError } from './http/json-rpc-error.js';
 import { createPortkeyClient } from './portkey/client.js';
 import type { HttpTransport } from './portkey/transport.js';
+import type { Sandbox } from './sandbox/sandbox.js';
 import { keyLabel, type TenantResolver } from './tenants/resolve-tenant.js';
 import { createConfiguredTenantResolver, type TenantStore } from './tenants/store-tenants.js';
 import { createTelemetry, type Telemetry } from './telemetry/telemetry.js';
@@ -26,6 +27,8 @@ import { createReadinessCheck } from './readiness.js';
 export interface AppDeps {
   /** The HTTP transport for Portkey calls (undici on Node, fetch on Workers); fetch when absent. */
   transport?: HttpTransport;
+  /** The embedded Portkey sandbox (Node, local mode only): answers every Portkey call, and every tool answer says so. */
+  sandbox?: Sandbox;
   logger?: Logger;
   /** Tenants beyond TENANTS: Workers KV, or Redis on Node (TENANTS_REDIS_PREFIX). */
   tenantStore?: TenantStore;
@@ -67,7 +70,8 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
   const handleMcp = createMcpHandler({
     resolveTenant,
     keyLabel: (tenant) => keyLabel(config.tenants, tenant),
-    portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, transport: deps.transport, telemetry }),
+    portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, transport: deps.sandbox?.transport ?? deps.transport, telemetry }),
+    answerNotice: deps.sandbox?.notice,
     adminScope: config.auth.adminScope,
     rateLimiters: deps.rateLimiters ?? memoryRateLimiters(config),
     logger,

@@ -3,6 +3,7 @@ import { readSettings, type LoadOptions, type Settings } from './config/settings
 import { SERVER_VARIABLES } from './config/variables.js';
 import { parseTenantsJson, type TenantTable } from './tenants/tenant-table.js';
 import { upstreamHosts } from './tenants/upstream-hosts.js';
+import { SANDBOX_API_KEY, SANDBOX_BASE_URL } from './sandbox/sandbox.js';
 
 export { ConfigError };
 export type { LoadOptions };
@@ -18,7 +19,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, options: 
   const { settings, tenantSource, problems, warnings } = readSettings(rawEnv, options);
   let tenants: TenantTable = {
     mode: 'single',
-    tenant: { id: 'default', apiKey: tenantSource.mode === 'single' ? tenantSource.apiKey : undefined, baseUrl: settings.portkeyBaseUrl, allow: {} },
+    tenant: settings.sandbox
+      ? { id: 'default', apiKey: SANDBOX_API_KEY, baseUrl: SANDBOX_BASE_URL, allow: {} }
+      : { id: 'default', apiKey: tenantSource.mode === 'single' ? tenantSource.apiKey : undefined, baseUrl: settings.portkeyBaseUrl, allow: {} },
   };
   if (tenantSource.mode === 'multi') {
     // TENANTS is the operator's own writing: its baseUrls are held to PORTKEY_ALLOWED_HOSTS only when it is set.

@@ -196,3 +196,27 @@ describe('.env under the environment', () => {
     });
   });
 });
+
+describe('the embedded Portkey sandbox (PORTKEY_SANDBOX)', () => {
+  it('is on by default in local mode without a Portkey key, and answers for the single tenant', () => {
+    const config = loadConfig({});
+    expect(config.sandbox).toBe(true);
+    expect(config.tenants).toMatchObject({ mode: 'single', tenant: { baseUrl: 'https://portkey-sandbox.invalid/v1' } });
+  });
+
+  it('is off in local mode once a Portkey key or tenants are set, or PORTKEY_SANDBOX=off', () => {
+    expect(loadConfig({ PORTKEY_API_KEY: 'pk-x' }).sandbox).toBe(false);
+    expect(loadConfig({ TENANTS: JSON.stringify({ acme: { apiKey: 'pk-acme' } }) }).sandbox).toBe(false);
+    const off = loadConfig({ PORTKEY_SANDBOX: 'off' });
+    expect(off.sandbox).toBe(false);
+    expect(off.tenants).toMatchObject({ mode: 'single', tenant: { apiKey: undefined, baseUrl: 'https://api.portkey.ai/v1' } });
+  });
+
+  it('can never be on outside local mode: PORTKEY_SANDBOX=on with a key source stops start-up', () => {
+    expect(loadConfig({ AUTH_JWT_SECRET: SECRET }).sandbox).toBe(false);
+    expect(problems({ AUTH_JWT_SECRET: SECRET, PORTKEY_SANDBOX: 'on' })).toEqual([
+      expect.stringMatching(/^PORTKEY_SANDBOX=on is only allowed in local mode .*Remove PORTKEY_SANDBOX\.$/),
+    ]);
+    expect(problems({ PORTKEY_SANDBOX: 'yes' })[0]).toMatch(/^Invalid PORTKEY_SANDBOX: .* Expected on \(/);
+  });
+});

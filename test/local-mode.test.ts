@@ -45,14 +45,28 @@ describe('npm start with no configuration (local mode)', () => {
     const client = await connectClient(url, token);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(['invite_user']);
+    // No Portkey key: the embedded sandbox answers, a real invite with its link, and says so.
     const result = await client.callTool({ name: 'invite_user', arguments: { email: 'a@example.com', role: 'member', workspaces: [] } });
-    expect(result.isError).toBe(true);
-    expect(resultText(result)).toMatch(/PORTKEY_API_KEY/);
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ email: 'a@example.com', invite_link: expect.stringMatching(/^https:\/\/portkey-sandbox\.invalid\/invite\//) });
+    const sandboxSays = (r: typeof result) => (r.content as { text: string }[]).at(-1)!.text;
+    expect(sandboxSays(result)).toMatch(/^SANDBOX: .*nothing was sent to Portkey/);
+    // The same email again: the sandbox refuses it as Portkey does (409 AB07), and the lookup names the invite.
+    const again = await client.callTool({ name: 'invite_user', arguments: { email: 'a@example.com', role: 'member', workspaces: [] } });
+    expect(again.isError).toBe(true);
+    expect(resultText(again)).toMatch(/already/i);
+    expect(resultText(again)).toContain((result.structuredContent as { invite_id: string }).invite_id);
+    expect(sandboxSays(again)).toMatch(/^SANDBOX: /);
     await client.close();
 
-    // The printed command works exactly as printed.
+    // The printed commands work exactly as printed.
     const { stdout } = await promisify(execFile)('sh', ['-c', curl]);
     expect(JSON.parse(stdout).result.tools[0].name).toBe('invite_user');
+    const { inviteCurl } = banner(s.stdout());
+    const invited = JSON.parse((await promisify(execFile)('sh', ['-c', inviteCurl!])).stdout).result;
+    expect(invited.isError).toBeFalsy();
+    expect(invited.structuredContent.email).toBe('ada@example.com');
+    expect(invited.content.at(-1).text).toMatch(/^SANDBOX: /);
 
     // SIGTERM to npm itself (not the group): npm forwards it, and the server shuts down
     // gracefully rather than being orphaned.

@@ -42,6 +42,8 @@ export interface McpHandlerDeps {
   /** See InviteUserDeps.responsesCutAt. */
   responsesCutAt?: () => number | undefined;
   telemetry: Telemetry;
+  /** A line added to every tool answer (the sandbox's: nothing was sent to Portkey). */
+  answerNotice?: string;
 }
 
 export interface McpCall {
@@ -72,7 +74,9 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
 
   return async ({ request, parsedBody, caller, requestId, clientAddress, outcome: spanOutcome, settled }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
-    server.registerTool(INVITE_USER, registeredDefinition, (args) => runInviteUser(args, caller, { requestId, clientAddress, spanOutcome, settled }, deps, claims));
+    server.registerTool(INVITE_USER, registeredDefinition, async (args) =>
+      withNotice(await runInviteUser(args, caller, { requestId, clientAddress, spanOutcome, settled }, deps, claims), deps.answerNotice),
+    );
     // tools/list from listings built once (at start-up, then once per tenant policy), never by
     // converting the zod schemas to JSON Schema per call; narrowed to what this caller's tenant may grant.
     server.server.setRequestHandler(ListToolsRequestSchema, () => listTools(caller));
@@ -140,6 +144,11 @@ async function runInviteUser(
       durationMs: Date.now() - started,
     });
   }
+}
+
+/** The notice as a last text block, so that no reader of the answer, person or agent, can miss it. */
+function withNotice<R extends { content: { type: 'text'; text: string }[] }>(result: R, notice: string | undefined): R {
+  return notice ? { ...result, content: [...result.content, { type: 'text' as const, text: notice }] } : result;
 }
 
 /** The paths of the fields that failed (unknown fields by name), bounded: they come from the caller. */

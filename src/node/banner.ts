@@ -27,6 +27,18 @@ export async function printLocalBanner(config: Config, logger: Logger): Promise<
   // resource against the URL it was given (RFC 9728 §3.3) refuses any other spelling.
   const mcpUrl = config.resource;
   const missingKey = config.tenants.mode === 'single' && !config.tenants.tenant.apiKey;
+  const curl = (body: string) =>
+    `curl -s ${mcpUrl} -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '${body}'`;
+  const invite = '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"invite_user","arguments":{"email":"ada@example.com","role":"member","workspaces":[{"id":"ws-eng","role":"member"}]}}}';
+  const portkeyLines = config.sandbox
+    ? [
+        'Portkey: the embedded SANDBOX answers (no PORTKEY_API_KEY set). Invites are kept in memory until the server stops;',
+        'nothing is sent to Portkey and every answer says so. Set PORTKEY_API_KEY (or PORTKEY_SANDBOX=off) for the real Portkey.',
+        '',
+        'Send an invite to the sandbox (run it twice: the second answers "already invited", with the invite it found):',
+        curl(invite),
+      ]
+    : [missingKey ? 'PORTKEY_API_KEY is not set: invite_user will answer with an error until you set it (environment or .env).' : 'Portkey key: configured.'];
   process.stdout.write(
     [
       '',
@@ -37,11 +49,9 @@ export async function printLocalBanner(config: Config, logger: Logger): Promise<
       token,
       '',
       'List the tools:',
-      `curl -s ${mcpUrl} -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'`,
+      curl('{"jsonrpc":"2.0","id":1,"method":"tools/list"}'),
       '',
-      missingKey
-        ? 'PORTKEY_API_KEY is not set: invite_user will answer with an error until you set it (environment or .env).'
-        : 'Portkey key: configured.',
+      ...portkeyLines,
       '',
       `A token for another user or tenant (signed with the secret in ${LOCAL_SECRET_FILE}):`,
       'TOKEN=$(npm run -s token -- --sub bob --tenant acme)',
@@ -50,5 +60,5 @@ export async function printLocalBanner(config: Config, logger: Logger): Promise<
     ].join('\n'),
   );
   // For log readers: where, and how to get more tokens; the banner's token stays on the terminal.
-  logger.info('server.local_mode', { mcp_url: mcpUrl, token_ttl_s: TOKEN_TTL_S, local_secret_file: LOCAL_SECRET_FILE });
+  logger.info('server.local_mode', { mcp_url: mcpUrl, portkey_sandbox: config.sandbox, token_ttl_s: TOKEN_TTL_S, local_secret_file: LOCAL_SECRET_FILE });
 }

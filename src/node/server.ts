@@ -10,6 +10,7 @@ import { ConfigError, type Config } from '../server-config.js';
 import { createLogger } from '../log.js';
 import { MAX_LOOKUP_MS } from '../portkey/call-budget.js';
 import { createUndiciTransport } from '../portkey/undici-transport.js';
+import { createSandbox } from '../sandbox/sandbox.js';
 import { createLifecycle, type ShutdownOptions } from './lifecycle.js';
 import { boundConnections } from './connection-bounds.js';
 import { createLingeringServer, DEFAULT_LINGER, type LingerBounds } from './lingering-close.js';
@@ -100,6 +101,8 @@ export async function startNodeServer(
     rateLimiters: deps.rateLimiters ?? redis?.rateLimiters,
     tenantStore: deps.tenantStore ?? redis?.tenantStore,
     transport: deps.transport ?? ownTransport,
+    // Local mode without a Portkey key (src/config/settings.ts): Portkey answered in memory.
+    sandbox: deps.sandbox ?? (config.sandbox ? createSandbox() : undefined),
     isShuttingDown,
     responsesCutAt: lifecycle.responsesCutAt,
     logger,

@@ -53,5 +53,6 @@ export function banner(out: string) {
   const token = /Bearer token \(valid 1 hour\):\n(\S+)/.exec(out)?.[1];
   const url = /LOCAL MODE at (\S+)/.exec(out)?.[1];
   const curl = /List the tools:\n(curl .+)/.exec(out)?.[1];
-  return { token: token!, url: url!, curl: curl! };
+  const inviteCurl = /Send an invite to the sandbox[^\n]*\n(curl .+)/.exec(out)?.[1];
+  return { token: token!, url: url!, curl: curl!, inviteCurl };
 }
