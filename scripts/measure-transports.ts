@@ -5,7 +5,7 @@
  */
 import { createPortkeyClient } from '../src/portkey/client.js';
 import { createFetchTransport } from '../src/portkey/fetch-transport.js';
-import { createUndiciTransport } from '../src/portkey/undici-transport.js';
+import { createUndiciTransport } from '../src/node/undici-transport.js';
 import { startPortkeyDouble } from '../test/support/portkey-double.js';
 
 const n = Number(process.argv[2] ?? 2000);

@@ -25,16 +25,19 @@ export abstract class ToolError extends Error {
 
 /** The tool's arguments do not match its input schema; nothing was sent upstream. */
 export class InvalidInputError extends ToolError {
+  override readonly name = 'InvalidInputError';
   readonly code = 'invalid_input';
 }
 
 /** The caller's token names no configured tenant. */
 export class TenantError extends ToolError {
+  override readonly name = 'TenantError';
   readonly code = 'tenant_not_configured';
 }
 
 /** The tenant's policy forbids what was asked. */
 export class PolicyError extends ToolError {
+  override readonly name = 'PolicyError';
   readonly code = 'refused_by_policy';
   constructor(violations: string[]) {
     super(`Refused by this tenant's policy, nothing was sent to Portkey:\n- ${violations.join('\n- ')}`);
@@ -43,11 +46,13 @@ export class PolicyError extends ToolError {
 
 /** The caller lacks a scope this particular grant needs (the HTTP layer turns it into a 403 step-up when it can). */
 export class ScopeError extends ToolError {
+  override readonly name = 'ScopeError';
   readonly code = 'step_up_required';
 }
 
 /** The server is missing a setting this call needs (e.g. no Portkey key). */
 export class ServerConfigurationError extends ToolError {
+  override readonly name = 'ServerConfigurationError';
   readonly code = 'not_configured';
 }
 
@@ -70,6 +75,7 @@ export abstract class PortkeyAnsweredError extends ToolError {
 
 /** Portkey answered with an error status. */
 export class PortkeyRefusedError extends PortkeyAnsweredError {
+  override readonly name = 'PortkeyRefusedError';
   readonly code: string;
   /**
    * @param happened what Portkey said, without the advice that `message` adds (a lookup that
@@ -83,6 +89,7 @@ export class PortkeyRefusedError extends PortkeyAnsweredError {
 
 /** Portkey answered 2xx with something that is not the documented shape. */
 export class PortkeyBadResponseError extends PortkeyAnsweredError {
+  override readonly name = 'PortkeyBadResponseError';
   readonly code = 'portkey_bad_response';
   /**
    * @param happened what was wrong with the answer, without advice (a reconciling lookup reuses it).
@@ -95,6 +102,7 @@ export class PortkeyBadResponseError extends PortkeyAnsweredError {
 
 /** Portkey could not be reached; the request was never delivered. */
 export class PortkeyUnreachableError extends ToolError {
+  override readonly name = 'PortkeyUnreachableError';
   readonly code = 'portkey_unreachable';
 }
 
@@ -103,6 +111,7 @@ export class PortkeyUnreachableError extends ToolError {
  * connection dropped). The invite may or may not exist, so the caller must check, not retry.
  */
 export class AmbiguousOutcomeError extends ToolError {
+  override readonly name = 'AmbiguousOutcomeError';
   /**
    * @param happened what went wrong, without advice (a reconciling lookup reuses it).
    * @param advice what to do about it.
@@ -117,6 +126,7 @@ export class AmbiguousOutcomeError extends ToolError {
  * this call's. Still not "nothing was created": Portkey may not have finished the request.
  */
 export class InviteNotFoundError extends ToolError {
+  override readonly name = 'InviteNotFoundError';
   constructor(readonly code: `not_found_after_${'timeout' | 'connection_lost' | 'bad_response'}`, message: string) {
     super(message);
   }
@@ -124,11 +134,13 @@ export class InviteNotFoundError extends ToolError {
 
 /** Portkey answered 409 (AB07): the email already has an invite or a membership; nothing new was created. */
 export class AlreadyInvitedError extends PortkeyAnsweredError {
+  override readonly name = 'AlreadyInvitedError';
   readonly code = 'already_invited';
 }
 
 /** Too many invite_user calls for a tenant or caller; nothing was sent upstream. */
 export class RateLimitedError extends ToolError {
+  override readonly name = 'RateLimitedError';
   readonly code = 'rate_limited';
   constructor(
     message: string,
@@ -144,6 +156,7 @@ export class RateLimitedError extends ToolError {
  * unmetered because its brake is broken.
  */
 export class RateLimiterUnavailableError extends ToolError {
+  override readonly name = 'RateLimiterUnavailableError';
   readonly code = 'rate_limiter_unavailable';
 }
 
@@ -152,10 +165,12 @@ export class RateLimiterUnavailableError extends ToolError {
  * nothing was sent to Portkey, so a retry (which the load balancer sends to another instance) is safe.
  */
 export class ShuttingDownError extends ToolError {
+  override readonly name = 'ShuttingDownError';
   readonly code = 'shutting_down';
 }
 
 /** The tenant store could not be read, or holds a broken entry. */
 export class TenantLookupError extends ToolError {
+  override readonly name = 'TenantLookupError';
   readonly code = 'tenant_lookup_failed';
 }

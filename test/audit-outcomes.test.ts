@@ -80,6 +80,10 @@ describe('audit outcomes', () => {
     expect([...produced].sort()).toEqual([...AUDIT_OUTCOMES].sort());
   });
 
+  it('every ToolError names its own class (stack traces and log lines show "PolicyError", not "Error")', () => {
+    for (const [name, make] of Object.entries(FACTORIES)) for (const err of make()) expect(err.name).toBe(name);
+  });
+
   it('concrete Portkey codes map to their placeholders, and nothing else does', () => {
     expect(listedOutcome('portkey_AB07')).toBe('portkey_<errorCode>');
     expect(listedOutcome('portkey_http_503')).toBe('portkey_http_<status>');

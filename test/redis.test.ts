@@ -8,8 +8,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECRETS, inviteCall, observed, token } from './support/harness.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SECRETS, inviteCall, observed, postMcp, resultText, startTestServer, token } from './support/harness.js';
 import { repo, startChild, waitFor, type Started } from './support/child.js';
 import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
 import { redisUnavailable, startTestRedis, type TestRedis } from './support/redis-server.js';
@@ -80,6 +80,30 @@ describe.skipIf(!!skipped)('two replicas sharing one Redis', () => {
     expect(r.stdout + r.stderr).not.toContain(redis.password);
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
+
+  it('limiters injected into the Node server replace Redis\'s limits only: its tenant store still serves', async () => {
+    portkey.reset();
+    redis.cli('SET', 'injected:acme', JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ACME' } }));
+    // Tenant entries read their keys from the server's environment (process.env on Node).
+    vi.stubEnv('PORTKEY_KEY_ACME', KEY_A);
+    let checked = 0;
+    const counting = { check: async () => (checked++, { allowed: true, retryAfterSec: 0 }) };
+    const server = await startTestServer(
+      { PORTKEY_BASE_URL: portkey.url, REDIS_URL: redis.url, TENANTS_REDIS_PREFIX: 'injected:' },
+      { rateLimiters: { tenant: counting, caller: counting } },
+    );
+    try {
+      const res = await postMcp(`${server.url}/mcp`, inviteCall({ email: 'injected@example.com', role: 'member', workspaces: [] }), {
+        authorization: `Bearer ${await token({ claims: { org_id: 'acme' } })}`,
+      });
+      expect(res.json.result.isError, resultText(res.json.result)).toBeFalsy();
+      expect(portkey.requests.at(-1)!.headers['x-portkey-api-key']).toBe(KEY_A);
+      expect(checked).toBe(2);
+    } finally {
+      vi.unstubAllEnvs();
+      await server.close();
+    }
+  });
 
   it('a tenant limit holds across both replicas', async () => {
     portkey.reset();

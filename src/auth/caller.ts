@@ -10,7 +10,7 @@ export interface Caller {
 }
 
 /** OAuth scopes from `scope` (RFC 8693 §4.2: space-separated string) or `scp` (an array, as Okta and Azure AD send). */
-export function scopesOf(claims: JWTPayload): Set<string> {
+function scopesOf(claims: JWTPayload): Set<string> {
   const scopes = new Set<string>();
   const add = (v: unknown) => {
     if (typeof v === 'string') {

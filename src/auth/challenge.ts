@@ -10,7 +10,7 @@ export function publicPath(config: Config): string {
  * for the resource https://ex.com/invite/mcp the metadata is at
  * https://ex.com/.well-known/oauth-protected-resource/invite/mcp.
  */
-export function resourceMetadataUrl(config: Config): string {
+function resourceMetadataUrl(config: Config): string {
   return `${new URL(config.publicUrl).origin}/.well-known/oauth-protected-resource${publicPath(config)}/mcp`;
 }
 

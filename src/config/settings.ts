@@ -26,7 +26,7 @@ import type { LogLevel } from '../log.js';
  * receives the typed `Config` (src/server-config.ts).
  */
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Where tenants come from. The tenant table itself is parsed by the tenant layer. */
 export type TenantSource =
@@ -52,7 +52,7 @@ export interface SettingsResult {
 }
 
 /** Lowercase scheme and host, no trailing slash (MCP authorization: canonical server URI). */
-export function canonicalBase(url: string): string {
+function canonicalBase(url: string): string {
   // WHATWG URL parsing already lowercases the scheme and host and drops a default port.
   const u = new URL(url);
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;

@@ -10,7 +10,7 @@ export const DEFAULT_PORTKEY_BASE_URL = 'https://api.portkey.ai/v1';
 export const DEFAULT_REQUIRED_SCOPES = ['portkey.invite'];
 export const DEFAULT_ADMIN_SCOPE = 'portkey.invite.admin';
 /** jose refetches a JWKS at most once per cooldown for an unknown kid: below a second, every forged `kid` would be a fetch. */
-export const MIN_JWKS_COOLDOWN_MS = 1_000;
+const MIN_JWKS_COOLDOWN_MS = 1_000;
 
 export type Env = Record<string, string | undefined>;
 
@@ -21,7 +21,7 @@ export const list = (value: string | undefined): string[] =>
 const httpUrl = z.url({ protocol: /^https?$/ });
 const wholeNumber = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-export const envSchema = z.object({
+const envSchema = z.object({
   PORT: wholeNumber(0, 65535).default(8787).describe('a whole number from 0 to 65535'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PUBLIC_URL: httpUrl.optional().describe('the public http(s) URL clients reach this server at, e.g. https://mcp.example.com'),

@@ -23,7 +23,7 @@ const DISCOVERY = [
 ];
 const ENDPOINTS = ['/register', '/authorize', '/token'];
 
-export const NO_OAUTH_DESCRIPTION =
+const NO_OAUTH_DESCRIPTION =
   'This server does not run OAuth: send a bearer token in the Authorization header ("Authorization: Bearer <JWT>"). ' +
   'If you did send one, it was refused: it has expired, was issued for another audience (it must name this server\'s /mcp URL), ' +
   'or was signed by a key this server does not trust. Get a fresh token from whoever issues them for this server ' +

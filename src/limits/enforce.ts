@@ -7,8 +7,8 @@ import type { InviteRateLimiters, RateLimitDecision, RateLimiter } from './rate-
  * A token without `sub` is not unmetered: all such callers of one tenant share one bucket
  * (`null` as the subject, which no string subject can equal).
  */
-export const callerBucket = (tenantId: string, subject: string | undefined): string => JSON.stringify(['caller', tenantId, subject ?? null]);
-export const tenantBucket = (tenantId: string): string => JSON.stringify(['tenant', tenantId]);
+const callerBucket = (tenantId: string, subject: string | undefined): string => JSON.stringify(['caller', tenantId, subject ?? null]);
+const tenantBucket = (tenantId: string): string => JSON.stringify(['tenant', tenantId]);
 
 /**
  * Counts one invite against the caller's and the tenant's limits. The caller's limit comes first:

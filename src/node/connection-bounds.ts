@@ -36,7 +36,7 @@ const REQUEST_TIMEOUT_ANSWER = 'HTTP/1.1 408 Request Timeout\r\nConnection: clos
 const DROP_REPORT_INTERVAL_MS = 60_000;
 
 /** Slots kept free by closing idle connections: a tenth of the limit, at least one. */
-export const reservedSlots = (maxConnections: number): number => Math.max(1, Math.floor(maxConnections / 10));
+const reservedSlots = (maxConnections: number): number => Math.max(1, Math.floor(maxConnections / 10));
 
 interface Tracked {
   peer: string;

@@ -47,7 +47,7 @@ const closing = new WeakSet<Socket>();
 const unfinished = new WeakMap<Socket, ServerResponse>();
 
 /** Wraps a request listener so that connections closed with a body left unread linger first. */
-export function lingerAfterEarlyAnswers(listener: RequestListener, bounds: LingerBounds): RequestListener {
+function lingerAfterEarlyAnswers(listener: RequestListener, bounds: LingerBounds): RequestListener {
   return (req, res) => {
     const socket = req.socket;
     // RFC 9112 §9.6: after a response with "close", the server MUST NOT process further requests

@@ -24,7 +24,7 @@ import type { Logger } from '../log.js';
 import type { TenantStore } from '../tenants/store-tenants.js';
 
 /** The longest the client waits to connect, or for a handshake command; calls bound their own wait (STORE_STEP_MS). */
-export const COMMAND_TIMEOUT_MS = 1_000;
+const COMMAND_TIMEOUT_MS = 1_000;
 const WINDOW_MS = 60_000;
 
 /**
@@ -171,7 +171,7 @@ export function createRedisState(config: Config, redis: RedisConfig, logger: Log
 }
 
 /** Redis's own first word of a reply error (NOPERM, READONLY, OOM, WRONGPASS…): safe to show, it names the problem. */
-export function replyWord(err: unknown): string | undefined {
+function replyWord(err: unknown): string | undefined {
   if (!(err instanceof ReplyError) && !(err instanceof Error && err.name === 'ReplyError')) return undefined;
   const word = /^[A-Z][A-Z_-]{1,30}\b/.exec((err as Error).message)?.[0];
   return word ?? 'ReplyError';

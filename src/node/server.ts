@@ -9,7 +9,7 @@ import { createApp, type AppDeps } from '../app.js';
 import { ConfigError, type Config } from '../server-config.js';
 import { createLogger } from '../log.js';
 import { MAX_LOOKUP_MS } from '../portkey/call-budget.js';
-import { createUndiciTransport } from '../portkey/undici-transport.js';
+import { createUndiciTransport } from './undici-transport.js';
 import { createSandbox } from '../sandbox/sandbox.js';
 import { createLifecycle, type ShutdownOptions } from './lifecycle.js';
 import { boundConnections } from './connection-bounds.js';

@@ -19,7 +19,7 @@ export interface BatchedStdout {
 }
 
 /** What may wait for a slow reader: past it, log lines are dropped (and counted), not buffered. */
-export const MAX_PENDING_BYTES = 4 * 1024 * 1024;
+const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 
 interface Sink {
   write(text: string): unknown;

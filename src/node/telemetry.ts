@@ -35,7 +35,7 @@ export interface TelemetryOptions {
  * Registration rule: OTEL_SDK_DISABLED=true never registers; otherwise an exporter other than
  * `none` in OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER, or an OTLP endpoint, does.
  */
-export function telemetryRequested(env: Env): boolean {
+function telemetryRequested(env: Env): boolean {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
   const asks = (name: string) => (env[name] ?? '').split(',').some((e) => e.trim() !== '' && e.trim() !== 'none');
   return (

@@ -50,7 +50,7 @@ export interface WorkspaceIds {
  * Invites listed per page. One email has a handful of invites at most; Portkey's default page size
  * is undocumented, so it is always sent (parameters `pageSize`, `currentPage`, 0-based).
  */
-export const INVITE_PAGE_SIZE = 100;
+const INVITE_PAGE_SIZE = 100;
 
 export interface PortkeyCallResult<T> {
   value: T;
@@ -114,7 +114,7 @@ export interface PortkeyClientOptions {
 }
 
 /** Portkey's answers are a few hundred bytes; anything far larger is not a real answer. */
-export const MAX_RESPONSE_BYTES = 256 * 1024;
+const MAX_RESPONSE_BYTES = 256 * 1024;
 
 export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClient {
   const transport = options.transport ?? createFetchTransport();

@@ -73,7 +73,7 @@ export function inviteRefusal(
 }
 
 /** RFC 9110 §10.2.3: delay-seconds or an HTTP-date. Returns whole seconds, or undefined. */
-export function parseRetryAfter(value: string | null): number | undefined {
+function parseRetryAfter(value: string | null): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);

@@ -4,7 +4,7 @@
  * whole and before anything else (parsing aside) touches it, so that no clip or rewrite can cut
  * the key into pieces that escape a later check.
  */
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 export function redactKey(text: string, key: string): string {
   return key && text.includes(key) ? text.split(key).join(REDACTED) : text;

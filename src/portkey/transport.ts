@@ -1,6 +1,6 @@
 /**
  * The HTTP transport the Portkey client speaks through, injected by each runtime's entry: undici
- * on Node (src/portkey/undici-transport.ts), fetch on Workers and by default
+ * on Node (src/node/undici-transport.ts), fetch on Workers and by default
  * (src/portkey/fetch-transport.ts), a double in tests. Every transport promises the same:
  * - one exchange, never retried, never following a redirect (a 3xx is an answer like any other);
  * - one deadline (`timeoutMs`) for all of it: connecting, sending, the headers and the whole body;

@@ -14,7 +14,7 @@ export const SANDBOX_BASE_URL = 'https://portkey-sandbox.invalid/v1';
 /** Not a secret: the sandbox's one admin key, known to the sandbox only. */
 export const SANDBOX_API_KEY = 'sandbox-admin-key';
 
-export const SANDBOX_NOTICE =
+const SANDBOX_NOTICE =
   'SANDBOX: this answer came from the embedded Portkey sandbox (local mode, PORTKEY_SANDBOX); nothing was sent to Portkey and no email went out. ' +
   'Set PORTKEY_API_KEY (or PORTKEY_SANDBOX=off) to reach the real Portkey.';
 

@@ -25,9 +25,9 @@ import type { InviteUserArgs } from './invite-user-schema.js';
  * between the call's start less this skew and the lookup's time plus this skew. Wider would let an
  * invite someone else made just before (or one stamped in the future) pass for this call's.
  */
-export const CLOCK_SKEW_MS = 10_000;
+const CLOCK_SKEW_MS = 10_000;
 /** An existing invite this recent that matches the request is most likely the caller's own earlier attempt. */
-export const RECENT_MS = 15 * 60_000;
+const RECENT_MS = 15 * 60_000;
 
 /*
  * Audit outcomes (src/audit-outcomes.ts): `invited_confirmed` (src/mcp/mcp-handler.ts, when the

@@ -13,7 +13,7 @@ import { startNodeServer, type NodeServerTimeouts, type RunningServer } from '..
 import type { AppDeps } from '../../src/app.js';
 import { createFetchTransport } from '../../src/portkey/fetch-transport.js';
 import type { HttpTransport } from '../../src/portkey/transport.js';
-import { createUndiciTransport } from '../../src/portkey/undici-transport.js';
+import { createUndiciTransport } from '../../src/node/undici-transport.js';
 
 /** Distinctive secrets: any appearance of one in a response or a log line is a leak. */
 export const SECRETS = {

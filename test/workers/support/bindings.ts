@@ -36,4 +36,6 @@ export const KV_BINDINGS: Record<string, string> = {
   // KV entries may read only their own tenant's variable (src/tenants/tenant-table.ts).
   PORTKEY_KEY_OWN_PATH: SECRETS.kvTenantKey,
   PORTKEY_KEY_WAYNE: SECRETS.kvTenantKey,
+  // Not the default (30 s): the Worker must honour the setting (kv-tenants.test.ts).
+  TENANTS_CACHE_TTL_MS: '5000',
 };

@@ -13,7 +13,7 @@
  *   headers and body timeouts set to the same span as a backstop.
  */
 import { Agent } from 'undici';
-import { BoundedText, transportFailure, unaskedEncoding, type HttpAnswer, type HttpTransport } from './transport.js';
+import { BoundedText, transportFailure, unaskedEncoding, type HttpAnswer, type HttpTransport } from '../portkey/transport.js';
 
 export interface UndiciTransportOptions {
   /** Connect timeout (ms); the Node entry passes PORTKEY_TIMEOUT_MS. */
@@ -23,7 +23,7 @@ export interface UndiciTransportOptions {
 }
 
 /** Enough for the concurrency one process serves; bounds what a slow upstream can hold open. */
-export const DEFAULT_CONNECTIONS_PER_ORIGIN = 64;
+const DEFAULT_CONNECTIONS_PER_ORIGIN = 64;
 
 export function createUndiciTransport(options: UndiciTransportOptions): Required<HttpTransport> {
   const agent = new Agent({
