@@ -19,7 +19,9 @@ export class ConfigError extends Error {
 }
 
 /** An error a tool call can end in. `code` is stable (logs and audit lines branch on it). */
+/** Each subclass spells out its `name` (stack traces, logs): a minified bundle renames classes, so constructor.name would not do. */
 export abstract class ToolError extends Error {
+
   abstract readonly code: string;
 }
 

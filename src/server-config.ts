@@ -3,7 +3,7 @@ import { readSettings, type LoadOptions, type Settings } from './config/settings
 import { SERVER_VARIABLES } from './config/variables.js';
 import { parseTenantsJson, type TenantTable } from './tenants/tenant-table.js';
 import { upstreamHosts } from './tenants/upstream-hosts.js';
-import { SANDBOX_API_KEY, SANDBOX_BASE_URL } from './sandbox/sandbox.js';
+import { SANDBOX_API_KEY, SANDBOX_BASE_URL } from './sandbox/constants.js';
 
 export { ConfigError };
 export type { LoadOptions };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildWorkerBundle } from '../bench/bundle-size.js';
+import { buildWorkerBundle } from '../scripts/worker-bundle.js';
 
 describe('the Workers bundle', () => {
   it('builds with `wrangler deploy --dry-run`, without nodejs_compat and with no node: module in it', () => {

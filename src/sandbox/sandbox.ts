@@ -1,5 +1,6 @@
 import { createFetchTransport } from '../portkey/fetch-transport.js';
 import type { HttpTransport } from '../portkey/transport.js';
+import { SANDBOX_API_KEY, SANDBOX_BASE_URL } from './constants.js';
 import { createPortkeySandbox, type PortkeySandbox } from './portkey-admin-api.js';
 
 /**
@@ -9,10 +10,6 @@ import { createPortkeySandbox, type PortkeySandbox } from './portkey-admin-api.j
  * local mode (src/config/settings.ts), and every answer it gives says so (SANDBOX_NOTICE).
  */
 
-/** RFC 2606 §2: `.invalid` never resolves, so even a transport that escaped the sandbox could reach nothing. */
-export const SANDBOX_BASE_URL = 'https://portkey-sandbox.invalid/v1';
-/** Not a secret: the sandbox's one admin key, known to the sandbox only. */
-export const SANDBOX_API_KEY = 'sandbox-admin-key';
 
 const SANDBOX_NOTICE =
   'SANDBOX: this answer came from the embedded Portkey sandbox (local mode, PORTKEY_SANDBOX); nothing was sent to Portkey and no email went out. ' +

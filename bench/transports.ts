@@ -1,7 +1,7 @@
 /**
  * A quick comparison, not a benchmark: N sequential createInvite calls against the Portkey test
  * double (same process, loopback) through each transport, alternated, after a warm-up.
- *   node --import tsx scripts/measure-transports.ts [N]
+ *   npm run -s transports --prefix bench --  [N]
  */
 import { createPortkeyClient } from '../src/portkey/client.js';
 import { createFetchTransport } from '../src/portkey/fetch-transport.js';
