@@ -8,6 +8,7 @@
  *   test/workers/*.test.ts               project "workers"              (WORKER_BINDINGS)
  *   test/workers/with-issuer/*.test.ts   project "workers-with-issuer"  (+ AUTH_ISSUER)
  *   test/workers/kv/*.test.ts            project "workers-kv"           (TENANTS_KV, CALLER_RATE_LIMITER)
+ *   test/in-process/*.test.ts            project "in-process"           (the app built by each case, as on Node)
  *
  * Adding a project with object bindings (tenants in KV, Cloudflare rate limiting), e.g.
  *   workerProject('workers-kv', 'kv', KV_BINDINGS, {               // string bindings for that mode
@@ -73,7 +74,16 @@ type MiniflareOptions = NonNullable<Exclude<Parameters<typeof cloudflareTest>[0]
  * options (kvNamespaces, ratelimits, ...). `dir` is its folder under test/workers/, or '' for the
  * top-level files of test/workers/.
  */
-function workerProject(name: string, dir: string, bindings: Record<string, string>, miniflare: MiniflareOptions = {}): TestProjectInlineConfiguration {
+function workerProject(
+  name: string,
+  dir: string,
+  bindings: Record<string, string>,
+  miniflare: MiniflareOptions = {},
+  files: { include: string; setupFile: string } = {
+    include: dir ? `test/workers/${dir}/**/*.test.ts` : 'test/workers/*.test.ts',
+    setupFile: 'test/workers/support/setup.ts',
+  },
+): TestProjectInlineConfiguration {
   return {
     plugins: [
       quietMissingSourcemaps,
@@ -92,9 +102,9 @@ function workerProject(name: string, dir: string, bindings: Record<string, strin
     ],
     test: {
       name,
-      include: [dir ? `test/workers/${dir}/**/*.test.ts` : 'test/workers/*.test.ts'],
+      include: [files.include],
       exclude: [...configDefaults.exclude],
-      setupFiles: ['test/workers/support/setup.ts'],
+      setupFiles: [files.setupFile],
       restoreMocks: true,
       testTimeout: 20_000,
       hookTimeout: 30_000,
@@ -113,6 +123,8 @@ export default defineConfig({
         kvNamespaces: ['TENANTS_KV'],
         ratelimits: { CALLER_RATE_LIMITER: { simple: { limit: 2, period: 60 } } },
       }),
+      // The cases both runtimes run: the app through its own fetch (test/in-process/, also in the Node suite).
+      workerProject('in-process', '', WORKER_BINDINGS, {}, { include: 'test/in-process/**/*.test.ts', setupFile: 'test/in-process/setup-workerd.ts' }),
     ],
   },
 });

@@ -3,9 +3,6 @@
  * with every log line and every response the tests see recorded, so that the secret check in
  * setup.ts can assert that no key or token ever leaked.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SignJWT, type JWTPayload } from 'jose';
 import { afterAll } from 'vitest';
 import { loadConfig, type Config } from '../../src/server-config.js';
 import { createLogger } from '../../src/log.js';
@@ -14,24 +11,12 @@ import type { AppDeps } from '../../src/app.js';
 import { createFetchTransport } from '../../src/portkey/fetch-transport.js';
 import type { HttpTransport } from '../../src/portkey/transport.js';
 import { createUndiciTransport } from '../../src/node/undici-transport.js';
+import { mcpHelpers, observed, testEnv } from './common.js';
 
-/** Distinctive secrets: any appearance of one in a response or a log line is a leak. */
-export const SECRETS = {
-  portkeyKey: 'pk-admin-SECRET-7f3a9c2e1b4d',
-  otherTenantKey: 'pk-admin-OTHER-SECRET-5e8d1a',
-  workspaceKey: 'pk-ws-SECRET-a1b2c3',
-  jwtSecret: 'jwt-secret-SECRET-0123456789abcdef0123456789abcdef',
-};
+export { SECRETS, PUBLIC_URL, RESOURCE, observed, rememberSecret, token, inviteCall, resultText, type TokenOptions } from './common.js';
 
-export const PUBLIC_URL = 'http://mcp.test';
-export const RESOURCE = `${PUBLIC_URL}/mcp`;
-
-/** Everything the tests observed, checked for secrets after each file (see setup.ts). */
-export const observed = { logLines: [] as string[], responses: [] as string[], secrets: new Set<string>(Object.values(SECRETS)) };
-
-export function rememberSecret(value: string): void {
-  observed.secrets.add(value);
-}
+/** Over the socket, with the global fetch. */
+export const { recordingFetch, connectClient, postMcp } = mcpHelpers(fetch);
 
 export interface TestServer extends RunningServer {
   config: Config;
@@ -56,16 +41,7 @@ export async function startTestServer(
   deps: AppDeps = {},
   timeouts: Partial<NodeServerTimeouts> = {},
 ): Promise<TestServer> {
-  // Rate limits are off unless a test turns them on (test/rate-limit.test.ts does).
-  const config = loadConfig({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    PUBLIC_URL,
-    AUTH_JWT_SECRET: SECRETS.jwtSecret,
-    RATE_LIMIT_TENANT_PER_MINUTE: '0',
-    RATE_LIMIT_CALLER_PER_MINUTE: '0',
-    ...env,
-  });
+  const config = loadConfig(testEnv(env));
   const logs: string[] = [];
   const logger = createLogger((line) => {
     logs.push(line);
@@ -96,87 +72,6 @@ export function serverPool(): (env: Record<string, string | undefined>, deps?: A
     servers.push(s);
     return s;
   };
-}
-
-export interface TokenOptions {
-  secret?: string;
-  alg?: string;
-  /** null: a token without `sub`. */
-  sub?: string | null;
-  scope?: string | undefined;
-  aud?: string | string[];
-  iss?: string;
-  expiresIn?: string | number;
-  claims?: JWTPayload;
-}
-
-/** An HS256 token the default test server accepts; every part can be overridden. */
-export async function token(o: TokenOptions = {}): Promise<string> {
-  const scope = 'scope' in o ? o.scope : 'portkey.invite';
-  let jwt = new SignJWT({ ...(scope !== undefined ? { scope } : {}), ...o.claims })
-    .setProtectedHeader({ alg: o.alg ?? 'HS256', typ: 'JWT' })
-    .setAudience(o.aud ?? RESOURCE)
-    .setIssuedAt();
-  if (o.sub !== null) jwt = jwt.setSubject(o.sub ?? 'alice');
-  if (o.expiresIn !== undefined) jwt = jwt.setExpirationTime(o.expiresIn);
-  else jwt = jwt.setExpirationTime('10m');
-  if (o.iss) jwt = jwt.setIssuer(o.iss);
-  const t = await jwt.sign(new TextEncoder().encode(o.secret ?? SECRETS.jwtSecret));
-  rememberSecret(t);
-  return t;
-}
-
-/** A fetch that records every response body and header the client sees. */
-export const recordingFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  const text = await res.clone().text();
-  observed.responses.push(`${res.status} ${JSON.stringify([...res.headers])} ${text}`);
-  return res;
-};
-
-/** The official SDK client, connected (initialize + initialized) with a bearer token. */
-export async function connectClient(mcpUrl: string, bearer: string): Promise<Client> {
-  const client = new Client({ name: 'test-client', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
-    requestInit: { headers: { Authorization: `Bearer ${bearer}` } },
-    fetch: recordingFetch,
-  });
-  await client.connect(transport);
-  return client;
-}
-
-/** A raw JSON-RPC POST to /mcp, for the HTTP-level cases the SDK client would never send. */
-export async function postMcp(
-  mcpUrl: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; text: string; json: any }> {
-  const res = await recordingFetch(mcpUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-export const inviteCall = (args: Record<string, unknown>, id = 1) => ({
-  jsonrpc: '2.0',
-  id,
-  method: 'tools/call',
-  params: { name: 'invite_user', arguments: args },
-});
-
-/** The text of a tool result's first content block. */
-export function resultText(result: unknown): string {
-  const r = result as { content?: { type: string; text?: string }[] };
-  return r.content?.[0]?.text ?? '';
 }
 
 /** A loopback port nothing listens on (bound, then released). */

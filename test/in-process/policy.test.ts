@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { matchesPattern, policyViolations, type Grant } from '../src/policy/policy.js';
-import type { TenantPolicy } from '../src/tenants/tenant-table.js';
-import { SECRETS, inviteCall, postMcp, resultText, startTestServer, token, type TestServer } from './support/harness.js';
-import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
+import { matchesPattern, policyViolations, type Grant } from '../../src/policy/policy.js';
+import type { TenantPolicy } from '../../src/tenants/tenant-table.js';
+import { SECRETS, inviteCall, postMcp, resultText, startTestServer, token, type TestServer } from './harness.js';
+import { startPortkeyDouble, type PortkeyDouble } from './portkey-double.js';
 
 const grant = (g: Partial<Grant> = {}): Grant => ({ role: 'member', workspaces: [], ...g });
 const ws = (id: string, role = 'member') => ({ id, role });

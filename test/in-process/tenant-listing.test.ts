@@ -7,8 +7,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, resultText, SECRETS, serverPool, token, type TestServer } from './support/harness.js';
-import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
+import { connectClient, resultText, SECRETS, serverPool, token, type TestServer } from './harness.js';
+import { startPortkeyDouble, type PortkeyDouble } from './portkey-double.js';
 
 const ACME_KEY = SECRETS.portkeyKey;
 const OTHER_KEY = SECRETS.otherTenantKey;

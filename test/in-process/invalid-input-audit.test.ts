@@ -5,9 +5,9 @@
  */
 import { getParseErrorMessage } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { inviteUserInput } from '../src/tools/invite-user-schema.js';
-import { SECRETS, connectClient, inviteCall, postMcp, resultText, serverPool, token, type TestServer } from './support/harness.js';
-import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
+import { inviteUserInput } from '../../src/tools/invite-user-schema.js';
+import { SECRETS, connectClient, inviteCall, postMcp, resultText, serverPool, token, type TestServer } from './harness.js';
+import { startPortkeyDouble, type PortkeyDouble } from './portkey-double.js';
 
 let portkey: PortkeyDouble;
 let server: TestServer;

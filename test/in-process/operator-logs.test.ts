@@ -5,8 +5,8 @@
  * Also: without an authorization server, the OAuth endpoints a client probes say what to do.
  */
 import { describe, expect, it } from 'vitest';
-import { startPortkeyDouble } from './support/portkey-double.js';
-import { inviteCall, PUBLIC_URL, postMcp, RESOURCE, SECRETS, serverPool, token } from './support/harness.js';
+import { startPortkeyDouble } from './portkey-double.js';
+import { inviteCall, PUBLIC_URL, postMcp, recordingFetch, RESOURCE, SECRETS, serverPool, token } from './harness.js';
 
 const start = serverPool();
 const invite = inviteCall({ email: 'jane@example.com', role: 'member', workspaces: [] });
@@ -102,7 +102,7 @@ describe('OAuth endpoints a client probes', () => {
 
   it.each(probes)('without an authorization server, %s %s says to send a bearer token and where the README explains it', async (method, path) => {
     const server = await start({});
-    const res = await fetch(`${server.url}${path}`, { method, headers: { host: new URL(PUBLIC_URL).host } });
+    const res = await recordingFetch(`${server.url}${path}`, { method, headers: { host: new URL(PUBLIC_URL).host } });
     // Discovery: no such document (404). The OAuth endpoints: 501, which mcp-remote does not take for a missing transport.
     expect(res.status).toBe(path.startsWith('/.well-known/') ? 404 : 501);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
@@ -114,11 +114,11 @@ describe('OAuth endpoints a client probes', () => {
 
   it('with an authorization server configured, they are not ours to answer (plain 404)', async () => {
     const server = await start({ AUTH_SERVERS: 'https://auth.example.com' });
-    const res = await fetch(`${server.url}/register`, { method: 'POST' });
+    const res = await recordingFetch(`${server.url}/register`, { method: 'POST' });
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: string }).error).toBe('not_found');
     // Its own metadata still names the authorization server.
-    const prm = await fetch(`${server.url}/.well-known/oauth-protected-resource/mcp`);
+    const prm = await recordingFetch(`${server.url}/.well-known/oauth-protected-resource/mcp`);
     expect(((await prm.json()) as { resource: string; authorization_servers: string[] })).toMatchObject({ resource: RESOURCE, authorization_servers: ['https://auth.example.com'] });
   });
 });

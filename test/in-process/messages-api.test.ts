@@ -5,8 +5,8 @@
  */
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SECRETS, postMcp, rememberSecret, startTestServer, token, type TestServer } from './support/harness.js';
-import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
+import { SECRETS, postMcp, rememberSecret, startTestServer, token, type TestServer } from './harness.js';
+import { startPortkeyDouble, type PortkeyDouble } from './portkey-double.js';
 
 let portkey: PortkeyDouble;
 beforeAll(async () => {
@@ -97,23 +97,5 @@ describe('Messages API MCP connector request shape', () => {
     expect(after.json).toEqual({ error: 'invalid_token', error_description: 'The token has expired.' });
     expect(portkey.invites.map((i) => i.email)).toEqual(['before@example.com']);
     await server.close(100);
-  });
-});
-
-describe("the README's Messages API example", () => {
-  it('uses the current connector: beta mcp-client-2025-11-20, and an mcp_toolset naming each mcp_servers entry', async () => {
-    const { readFileSync } = await import('node:fs');
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const example = /curl https:\/\/api\.anthropic\.com\/v1\/messages[\s\S]*?```/.exec(readme)![0];
-    expect(example).toContain('anthropic-beta: mcp-client-2025-11-20');
-    const body = JSON.parse(/-d '([\s\S]*?)'\n```/.exec(example)![1]!.replace(`'"$TOKEN"'`, 'TOKEN')) as {
-      mcp_servers: { type: string; url: string; name: string; authorization_token: string }[];
-      tools: { type: string; mcp_server_name: string }[];
-    };
-    expect(body.mcp_servers).toEqual([expect.objectContaining({ type: 'url', url: expect.stringMatching(/^https:\/\/.+\/mcp$/), name: 'portkey-invite' })]);
-    // Every server is referenced by exactly one toolset (the connector refuses the request otherwise).
-    for (const server of body.mcp_servers) {
-      expect(body.tools.filter((t) => t.type === 'mcp_toolset' && t.mcp_server_name === server.name)).toHaveLength(1);
-    }
   });
 });

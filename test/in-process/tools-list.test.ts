@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, startTestServer, token, type TestServer } from './support/harness.js';
+import { connectClient, startTestServer, token, type TestServer } from './harness.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 
 let server: TestServer;

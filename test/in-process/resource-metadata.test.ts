@@ -3,7 +3,7 @@
  * through the real Node server on loopback.
  */
 import { describe, expect, it } from 'vitest';
-import { postMcp, recordingFetch, type TestServer, serverPool } from './support/harness.js';
+import { postMcp, recordingFetch, type TestServer, serverPool } from './harness.js';
 
 const ISSUER = 'https://issuer.test';
 const PATHS = ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource'];

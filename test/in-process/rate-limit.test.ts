@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryRateLimiter, createCloudflareRateLimiter } from '../src/limits/rate-limiter.js';
-import { enforceRateLimits } from '../src/limits/enforce.js';
-import { RateLimiterUnavailableError } from '../src/errors.js';
-import { SECRETS, connectClient, resultText, startTestServer, token, type TestServer } from './support/harness.js';
-import { startPortkeyDouble, type PortkeyDouble } from './support/portkey-double.js';
+import { createMemoryRateLimiter, createCloudflareRateLimiter } from '../../src/limits/rate-limiter.js';
+import { enforceRateLimits } from '../../src/limits/enforce.js';
+import { RateLimiterUnavailableError } from '../../src/errors.js';
+import { SECRETS, connectClient, resultText, startTestServer, token, type TestServer } from './harness.js';
+import { startPortkeyDouble, type PortkeyDouble } from './portkey-double.js';
 
 let portkey: PortkeyDouble;
 beforeAll(async () => {

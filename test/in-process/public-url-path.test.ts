@@ -7,7 +7,7 @@
  */
 import { discoverOAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, postMcp, recordingFetch, serverPool, token, type TestServer } from './support/harness.js';
+import { connectClient, postMcp, recordingFetch, serverPool, token, type TestServer } from './harness.js';
 
 const ISSUER = 'https://issuer.test';
 const PUBLIC_URL = 'http://mcp.test/invite';
