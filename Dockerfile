@@ -2,7 +2,7 @@
 # runs and CI proves (no Docker engine there): test/dockerfile.test.ts fails if they drift apart.
 # Run it with PUBLIC_URL set to the URL clients use (HOST=0.0.0.0 is not a loopback address), a key
 # source (AUTH_JWT_SECRET / AUTH_PUBLIC_KEY / AUTH_JWKS_URL + AUTH_ISSUER) and PORTKEY_API_KEY or
-# TENANTS; see README "Deploy to Node".
+# TENANTS; see docs/deploy-node.md.
 
 FROM node:24-slim AS build
 WORKDIR /app

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     stdout,
     shutdown: async (signal) => {
       const deadlineMs = shutdownDeadlineMs(config);
-      // Telemetry's flush comes last and ends by this time at the latest (README: the grace formula).
+      // Telemetry's flush comes last and ends by this time at the latest (docs/deploy-node.md: the grace formula).
       const flushBy = Date.now() + config.shutdownDrainMs + deadlineMs + TELEMETRY_FLUSH_MS;
       logger.info('server.stopping', { signal, drain_ms: config.shutdownDrainMs, deadline_ms: deadlineMs });
       const { cutResponses } = await running.shutdown({

@@ -1,7 +1,8 @@
 /**
- * Issue 10 item 5: the README lists exactly the audit outcomes the code can emit. One list in code
- * (src/audit-outcomes.ts) is checked against README.md, and every ToolError the code defines is
- * checked to land in it. To add an outcome: the list, README.md, and (for a ToolError) FACTORIES.
+ * Issue 10 item 5: docs/audit.md lists exactly the audit outcomes the code can emit. One list in
+ * code (src/tools/audit-outcomes.ts) is checked against docs/audit.md, and every ToolError the code
+ * defines is checked to land in it. To add an outcome: the list, docs/audit.md, and (for a
+ * ToolError) FACTORIES.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -9,10 +10,9 @@ import { AUDIT_OUTCOMES, listedOutcome } from '../src/tools/audit-outcomes.js';
 import * as errors from '../src/errors.js';
 import { ToolError } from '../src/errors.js';
 
-/** The outcomes README.md's Audit section lists: the head of each bullet after "`outcome` is one of". */
+/** The outcomes docs/audit.md lists: the head of each bullet after "`outcome` is one of". */
 function readmeOutcomes(): string[] {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Audit\n'), readme.indexOf('\n## ', readme.indexOf('\n## Audit\n') + 1));
+  const section = readFileSync(new URL('../docs/audit.md', import.meta.url), 'utf8');
   const list = section.slice(section.indexOf('`outcome` is one of'));
   return list
     .split('\n')
@@ -57,7 +57,7 @@ const toolErrorClasses = Object.entries(errors).filter(
 );
 
 describe('audit outcomes', () => {
-  it("README.md's list is exactly the list in src/audit-outcomes.ts", () => {
+  it("docs/audit.md's list is exactly the list in src/tools/audit-outcomes.ts", () => {
     const readme = readmeOutcomes();
     expect(readme).toEqual([...new Set(readme)]);
     expect([...readme].sort()).toEqual([...AUDIT_OUTCOMES].sort());
@@ -73,7 +73,7 @@ describe('audit outcomes', () => {
       for (const err of make()) {
         expect(err, name).toBeInstanceOf(ToolError);
         const listed = listedOutcome(err.code);
-        expect(listed, `${name} emits ${err.code}, which README/AUDIT_OUTCOMES do not list`).toBeDefined();
+        expect(listed, `${name} emits ${err.code}, which docs/audit.md and AUDIT_OUTCOMES do not list`).toBeDefined();
         produced.add(listed!);
       }
     }

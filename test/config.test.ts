@@ -97,7 +97,7 @@ describe('warnings', () => {
       'auth_jwt_secret is not a setting this server reads (ignored); did you mean AUTH_JWT_SECRET?',
     ]);
     expect(warningsOf({ AUTH_SOMETHING_ELSE_ENTIRELY: 'x', PORTKEY_API_KEY: 'pk' })).toEqual([
-      'AUTH_SOMETHING_ELSE_ENTIRELY is not a setting this server reads (ignored); see the Configuration section of README.md for the names.',
+      'AUTH_SOMETHING_ELSE_ENTIRELY is not a setting this server reads (ignored); see docs/configuration.md for the names.',
     ]);
   });
 

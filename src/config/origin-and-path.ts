@@ -11,7 +11,7 @@ import { ConfigError } from '../errors.js';
  * - No fragment: `#frag` would swallow it too, sending the admin key to the bare base URL.
  *   (RFC 8707 §2 and RFC 8414 §2 also forbid a fragment in a resource or issuer identifier.)
  * Plain `http` is allowed: loopback test doubles, and self-hosted control planes on a private
- * network; the README says so.
+ * network; docs/security.md says so.
  *
  * Returns the value unchanged: with no query or fragment, joining a path to it and parsing the
  * result (as fetch does) lands on the origin and path checked here.

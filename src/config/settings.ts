@@ -206,7 +206,7 @@ export function readSettings(rawEnv: Env, options: LoadOptions = {}): SettingsRe
   if (e.NODE_ENV === 'production' && e.REDIS_URL === undefined && options.listener !== 'platform') {
     warnings.push(
       'NODE_ENV is production and REDIS_URL is not set: rate limits count per process, so with several replicas a tenant can send ' +
-        'the limit times the number of replicas. Set REDIS_URL to share them (see "Several replicas" in README.md).',
+        'the limit times the number of replicas. Set REDIS_URL to share them (see docs/replicas.md).',
     );
   }
   if (multi && e.PORTKEY_API_KEY) {

@@ -25,7 +25,7 @@ export function unknownVariableWarnings(names: Iterable<string>, known: readonly
     warnings.push(
       closest
         ? `${name} is not a setting this server reads (ignored); did you mean ${closest}?`
-        : `${name} is not a setting this server reads (ignored); see the Configuration section of README.md for the names.`,
+        : `${name} is not a setting this server reads (ignored); see docs/configuration.md for the names.`,
     );
   }
   return warnings;

@@ -27,8 +27,8 @@ const NO_OAUTH_DESCRIPTION =
   'This server does not run OAuth: send a bearer token in the Authorization header ("Authorization: Bearer <JWT>"). ' +
   'If you did send one, it was refused: it has expired, was issued for another audience (it must name this server\'s /mcp URL), ' +
   'or was signed by a key this server does not trust. Get a fresh token from whoever issues them for this server ' +
-  '(README.md, section "Getting a token"; with a local server: npm run -s token -- --sub <you>) and pass it again; ' +
-  'for Claude Desktop and other clients, README.md, section "Connect other clients".';
+  '(docs/auth.md#getting-a-token; with a local server: npm run -s token -- --sub <you>) and pass it again; ' +
+  'for Claude Desktop and other clients, docs/clients.md#connect-other-clients.';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function answerOAuthProbes(app: Hono<any>): void {

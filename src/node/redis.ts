@@ -251,7 +251,7 @@ function watchOutages(client: Redis, logger: Logger, redis: RedisConfig): Health
 
 /** What the operator can do about Redis's most common refusals. */
 const REPLY_HINTS: Record<string, string> = {
-  NOPERM: "the ACL user may not run a command this server needs: see the README's Redis ACL line (and persist it with ACL SAVE)",
+  NOPERM: "the ACL user may not run a command this server needs: see the Redis ACL line in docs/replicas.md (and persist it with ACL SAVE)",
   NOAUTH: 'Redis wants a password: put it in REDIS_URL',
   WRONGPASS: 'the user or password in REDIS_URL is not accepted (a restarted Redis may have lost an ACL user that was never saved)',
   READONLY: 'this Redis is a replica (after a failover?): point REDIS_URL at the primary',

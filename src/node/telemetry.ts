@@ -18,7 +18,7 @@ export interface RunningTelemetry {
   shutdown(withinMs?: number): Promise<void>;
 }
 
-/** The most the flush at shutdown may take: part of the README's grace formula (PORTKEY_TIMEOUT_MS + 7 s). */
+/** The most the flush at shutdown may take: part of the grace formula in docs/deploy-node.md (PORTKEY_TIMEOUT_MS + 7 s). */
 export const TELEMETRY_FLUSH_MS = 2_000;
 
 /** Longest attribute value the SDK keeps (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT), unless the operator sets one. */

@@ -108,7 +108,7 @@ export function parseTenantEntry(id: string, entry: unknown, context: TenantCont
     const field = issue.path.join('.') || '(entry)';
     const what =
       issue.code === 'unrecognized_keys'
-        ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${ALLOWED_FIELDS[issue.path.join('.')] ?? 'see the README'}`
+        ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed: ${ALLOWED_FIELDS[issue.path.join('.')] ?? 'see docs/auth.md#tenants'}`
         : field === 'apiKey' && isMissing(entry, 'apiKey')
           ? `missing; give the key as a string or as {"env": "${TENANT_KEY_PREFIX}..."}`
           : describeIssue(issue);

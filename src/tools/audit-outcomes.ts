@@ -1,7 +1,7 @@
 /**
- * Every `outcome` an `audit.invite_user` line can carry: the README's Audit section lists exactly
+ * Every `outcome` an `audit.invite_user` line can carry: docs/audit.md lists exactly
  * these, and test/audit-outcomes.test.ts checks both that list and that every ToolError code
- * lands in it. A new outcome is added here, in README.md, and (if it is a ToolError) in the test's
+ * lands in it. A new outcome is added here, in docs/audit.md, and (if it is a ToolError) in the test's
  * factories. `<…>` stands for a value Portkey supplies.
  */
 export const AUDIT_OUTCOMES = [

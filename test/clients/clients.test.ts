@@ -1,8 +1,8 @@
 /**
- * Every client in README "Connect other clients", run as its example file (examples/clients/)
+ * Every client in docs/clients.md#connect-other-clients, run as its example file (examples/clients/)
  * against a real server with a Portkey double: it lists invite_user, gets a success with an
  * invite_id, and a 409 whose advice reaches the caller (as an isError result or an exception,
- * as the README says). mcp-remote (Claude Desktop) with a refused token ends with the server's
+ * as docs/clients.md says). mcp-remote (Claude Desktop) with a refused token ends with the server's
  * advice, not a transport error. Run by `npm run test:clients`, which installs the examples first.
  */
 import { execFile } from 'node:child_process';

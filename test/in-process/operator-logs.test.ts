@@ -100,7 +100,7 @@ describe('OAuth endpoints a client probes', () => {
     ['GET', '/.well-known/openid-configuration'],
   ] as const;
 
-  it.each(probes)('without an authorization server, %s %s says to send a bearer token and where the README explains it', async (method, path) => {
+  it.each(probes)('without an authorization server, %s %s says to send a bearer token and where docs/auth.md explains it', async (method, path) => {
     const server = await start({});
     const res = await recordingFetch(`${server.url}${path}`, { method, headers: { host: new URL(PUBLIC_URL).host } });
     // Discovery: no such document (404). The OAuth endpoints: 501, which mcp-remote does not take for a missing transport.
@@ -108,7 +108,7 @@ describe('OAuth endpoints a client probes', () => {
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     expect(await res.json()).toEqual({
       error: 'oauth_not_supported',
-      error_description: expect.stringMatching(/bearer token in the Authorization header.*If you did send one, it was refused: it has expired.*README\.md, section "Getting a token"/),
+      error_description: expect.stringMatching(/bearer token in the Authorization header.*If you did send one, it was refused: it has expired.*docs\/auth\.md#getting-a-token/),
     });
   });
 
