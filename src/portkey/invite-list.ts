@@ -1,7 +1,7 @@
 import { redactKey } from './redact.js';
 
 /**
- * One invite from `GET /admin/users/invites` (shared/portkey/examples.json), reduced to what a
+ * One invite from `GET /admin/users/invites` (docs/portkey-api.md#reading-invites-get-adminusersinvites), reduced to what a
  * lookup needs and checked field by field: an invite whose id or email is not usable is dropped
  * (it could not be named or matched), and every string is checked before it can reach a message
  * or a log line, so nothing Portkey sends there can carry the tenant's key or a wall of text.
@@ -66,7 +66,7 @@ function readInvite(item: unknown, key: string): ListedInvite | undefined {
 
 /**
  * Listed workspaces: `[]` when the list says there are none, undefined when it does not show them
- * (absent, or entries without a usable id, as examples.json's `[{workspace_id: "", role: ""}]`).
+ * (absent, or entries without a usable id, as the spec's example `[{workspace_id: "", role: ""}]`).
  */
 function readWorkspaces(value: unknown, key: string): ListedInvite['workspaces'] {
   if (!Array.isArray(value)) return undefined;

@@ -31,7 +31,7 @@ export function inviteRefusal(
       advice = `The admin API key configured for ${label} lacks the rights to invite users (it must be an organisation admin key allowed to create users), or a workspace is not in the organisation. Check the workspace ids; otherwise the server operator must fix the key.`;
       break;
     case 404:
-      // Portkey uses 404 for two things, told apart by errorCode (shared/portkey/errors-and-enums.json).
+      // Portkey uses 404 for two things, told apart by errorCode (docs/portkey-api.md#errors).
       advice =
         error.errorCode === 'AB02'
           ? 'Portkey found the request invalid (AB02, request validation): correct the fields its message names and call invite_user again.'

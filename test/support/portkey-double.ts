@@ -111,7 +111,7 @@ export { INVITE_ORG_ROLES, INVITE_STATUSES, INVITE_WORKSPACE_ROLES, portkeyError
 export type { ListedWorkspaces };
 export const RATE_LIMITED = portkeyError('Rate limit exceeded', 'AB06');
 
-/** Default bodies for a `status` fault without `body`/`rawBody` (codes from errors-and-enums.json). */
+/** Default bodies for a `status` fault without `body`/`rawBody` (codes from docs/portkey-api.md#errors). */
 const DEFAULT_ERROR_BY_STATUS: Record<number, { message: string; errorCode: string }> = {
   400: { message: 'Request Validation Error', errorCode: 'AB01' },
   401: { message: 'Unauthorised Request', errorCode: 'AB05' },
@@ -159,7 +159,7 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
-/** Portkey's date format in examples.json: "2023-12-12 13:56:32". */
+/** Portkey's zone-less date format in its spec's examples: "2023-12-12 13:56:32". */
 function send(res: ServerResponse, status: number, payload: string, contentType: string, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed || res.socket?.destroyed) return;
   const noBody = status === 204 || status === 304 || (status >= 100 && status < 200);
