@@ -1,4 +1,4 @@
-/** Helpers for driving the real Worker default export inside workerd. */
+/** Helpers for driving the real Worker default export inside workerd; what is not about the Worker entry comes from the shared harness (test/support/common.ts). */
 import { exports } from 'cloudflare:workers';
 import { SignJWT } from 'jose';
 import { MCP_URL, SECRETS } from './bindings.js';
@@ -62,10 +62,4 @@ export function postMcp(body: unknown, bearer: string | null, headers: Record<st
 
 export const rpc = (method: string, params?: unknown, id = 1) => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
 
-export const inviteCall = (args: Record<string, unknown>, id = 1) => rpc('tools/call', { name: 'invite_user', arguments: args }, id);
-
-/** The text of a tool result's first content block. */
-export function resultText(result: unknown): string {
-  const r = result as { content?: { type: string; text?: string }[] };
-  return r.content?.[0]?.text ?? '';
-}
+export { inviteCall, resultText } from '../../support/common.js';
