@@ -62,7 +62,7 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     algorithms: auth.algorithms,
     issuer: auth.issuer,
     // RFC 8707 / MCP authorization §2.5.1: the token must have been issued for this resource.
-    audience: auth.audience,
+    audience: auth.audiences,
     // jose checks `exp` only when present; a token without one would never expire.
     requiredClaims: ['exp'],
     clockTolerance: auth.clockToleranceSec,

@@ -16,9 +16,14 @@ export interface AuthConfig {
   keySource: KeySource;
   algorithms: string[];
   issuer?: string;
-  /** The audience a token must carry: AUTH_AUDIENCE, else the canonical resource URI. */
-  audience: string;
+  /** The audiences a token may carry, any one of them: AUTH_AUDIENCE's list, else the canonical resource URI. */
+  audiences: string[];
   requiredScopes: string[];
+  /**
+   * AUTH_CONNECT_SCOPES: what the first 401's `scope` asks for and `scopes_supported` lists first,
+   * since Claude's clients request exactly those at connect time and never step up on a 403.
+   */
+  connectScopes: string[];
   /** Scope needed to invite an org admin; undefined turns the check off. */
   adminScope?: string;
   /** RFC 9728 `authorization_servers`; empty means none is known. */
@@ -27,9 +32,9 @@ export interface AuthConfig {
   clockToleranceSec: number;
 }
 
-/** Every scope this server knows: the required ones and the admin scope (RFC 9728 scopes_supported). */
-export function allScopes(auth: AuthConfig): string[] {
-  return [...new Set([...auth.requiredScopes, ...(auth.adminScope ? [auth.adminScope] : [])])];
+/** Every scope this server knows, the connect-time ones first (RFC 9728 scopes_supported). */
+export function allScopes(auth: Pick<AuthConfig, 'connectScopes' | 'requiredScopes' | 'adminScope'>): string[] {
+  return [...new Set([...auth.connectScopes, ...auth.requiredScopes, ...(auth.adminScope ? [auth.adminScope] : [])])];
 }
 
 export function buildKeySource(e: EnvValues, localSecret: Uint8Array | undefined, problems: string[]): KeySource {

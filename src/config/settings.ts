@@ -199,6 +199,8 @@ export function readSettings(rawEnv: Env, options: LoadOptions = {}): SettingsRe
 
   const adminScope = e.AUTH_ADMIN_SCOPE === undefined ? (rawEnv.AUTH_ADMIN_SCOPE === undefined ? DEFAULT_ADMIN_SCOPE : undefined) : e.AUTH_ADMIN_SCOPE;
   const requiredScopes = rawEnv.AUTH_REQUIRED_SCOPES === undefined ? [...DEFAULT_REQUIRED_SCOPES] : list(e.AUTH_REQUIRED_SCOPES);
+  const connectScopes = e.AUTH_CONNECT_SCOPES === undefined ? [...requiredScopes] : list(e.AUTH_CONNECT_SCOPES);
+  checkConnectScopes(connectScopes, requiredScopes, adminScope, problems);
 
   const multi = e.TENANTS ? 'TENANTS' : options.externalTenants ? 'TENANTS_KV' : e.TENANTS_REDIS_PREFIX ? 'TENANTS_REDIS_PREFIX' : undefined;
   const redis = redisSettings(e, problems);
@@ -251,8 +253,9 @@ export function readSettings(rawEnv: Env, options: LoadOptions = {}): SettingsRe
       keySource,
       algorithms,
       issuer: e.AUTH_ISSUER,
-      audience: e.AUTH_AUDIENCE ?? resource,
+      audiences: e.AUTH_AUDIENCE ? list(e.AUTH_AUDIENCE) : [resource],
       requiredScopes,
+      connectScopes,
       adminScope,
       authorizationServers: e.AUTH_SERVERS ? list(e.AUTH_SERVERS) : e.AUTH_ISSUER ? [e.AUTH_ISSUER] : [],
       tenantClaim: e.TENANT_CLAIM,
@@ -282,6 +285,28 @@ export function readSettings(rawEnv: Env, options: LoadOptions = {}): SettingsRe
   return { settings, tenantSource, problems, warnings };
 }
 
+
+/**
+ * AUTH_CONNECT_SCOPES names only scopes this server knows, and every required one: the token a
+ * client gets at connect time must be able to call the tool.
+ */
+function checkConnectScopes(connect: string[], required: string[], adminScope: string | undefined, problems: string[]): void {
+  const known = [...required, ...(adminScope ? [adminScope] : [])];
+  const unknown = connect.filter((s) => !known.includes(s));
+  if (unknown.length) {
+    problems.push(
+      `AUTH_CONNECT_SCOPES names ${unknown.map((s) => JSON.stringify(s)).join(', ')}, which this server does not know: ` +
+        `use scopes from AUTH_REQUIRED_SCOPES and AUTH_ADMIN_SCOPE (${known.join(' ') || 'none set'}).`,
+    );
+  }
+  const missing = required.filter((s) => !connect.includes(s));
+  if (missing.length) {
+    problems.push(
+      `AUTH_CONNECT_SCOPES leaves out the required scope(s) ${missing.join(' ')}: a client that connects with it gets a token that can call nothing. ` +
+        `Add them, e.g. AUTH_CONNECT_SCOPES="${[...new Set([...required, ...connect])].join(' ')}".`,
+    );
+  }
+}
 
 /**
  * PORTKEY_SANDBOX: in local mode without a Portkey key, tool calls are answered by an embedded

@@ -36,6 +36,7 @@ const envSchema = z.object({
   AUTH_SERVERS: z.string().optional(),
   AUTH_REQUIRED_SCOPES: z.string().optional(),
   AUTH_ADMIN_SCOPE: z.string().optional(),
+  AUTH_CONNECT_SCOPES: z.string().optional(),
   TENANT_CLAIM: z.string().min(1).default('org_id'),
   TENANTS: z.string().optional(),
   PORTKEY_API_KEY: z.string().optional(),

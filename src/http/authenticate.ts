@@ -14,6 +14,8 @@ import { jsonRpcError } from './json-rpc-error.js';
  */
 export function authenticate({ config, verify, logger, telemetry }: { config: Config; verify: TokenVerifier; logger: Logger; telemetry?: Pick<Telemetry, 'authRejected'> }): MiddlewareHandler<AppEnv> {
   const required = config.auth.requiredScopes;
+  // A 401 asks for the connect-time scopes: Claude's clients request exactly these (AUTH_CONNECT_SCOPES).
+  const connect = config.auth.connectScopes;
   return async (c, next) => {
     const header = c.req.header('authorization');
     const match = header ? /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header) : null;
@@ -27,10 +29,10 @@ export function authenticate({ config, verify, logger, telemetry }: { config: Co
             c,
             config,
             401,
-            { scopes: required, error: 'invalid_request', description: 'The Authorization header must be "Bearer <token>"' },
+            { scopes: connect, error: 'invalid_request', description: 'The Authorization header must be "Bearer <token>"' },
             { error: 'invalid_request', error_description: 'The Authorization header must be "Bearer <token>".' },
           )
-        : bearerError(c, config, 401, { scopes: required }, { error: 'unauthorized', error_description: 'This server needs a bearer token: send "Authorization: Bearer <JWT>".' });
+        : bearerError(c, config, 401, { scopes: connect }, { error: 'unauthorized', error_description: 'This server needs a bearer token: send "Authorization: Bearer <JWT>".' });
     }
     let caller;
     try {
@@ -40,7 +42,7 @@ export function authenticate({ config, verify, logger, telemetry }: { config: Co
       const e = err instanceof InvalidTokenError ? err : new InvalidTokenError('ERR_UNKNOWN', 'The token could not be verified');
       logger.info('auth.rejected', { request_id: c.get('requestId'), reason: e.code, check: e.check });
       telemetry?.authRejected(e.check);
-      return bearerError(c, config, 401, { error: 'invalid_token', description: e.description, scopes: required }, { error: 'invalid_token', error_description: `${e.description}.` });
+      return bearerError(c, config, 401, { error: 'invalid_token', description: e.description, scopes: connect }, { error: 'invalid_token', error_description: `${e.description}.` });
     }
     c.set('caller', caller);
     // The tenant id the audit line will name: "default" in single-tenant mode, else the claim.

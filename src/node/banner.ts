@@ -16,7 +16,7 @@ export async function printLocalBanner(config: Config, logger: Logger): Promise<
   if (config.tenants.mode === 'multi') claims[config.auth.tenantClaim] = [...config.tenants.tenants.keys()][0];
   const token = await mintToken({
     secret: config.auth.keySource.secret,
-    audience: config.auth.audience,
+    audience: config.auth.audiences[0]!,
     issuer: config.auth.issuer,
     subject: 'local-user',
     scopes: allScopes(config.auth),

@@ -83,7 +83,7 @@ if (values.tenant) claims[config.auth.tenantClaim] = values.tenant;
 
 const token = await mintToken({
   secret: config.auth.keySource.secret,
-  audience: config.auth.audience,
+  audience: config.auth.audiences[0]!,
   issuer: config.auth.issuer,
   subject: values.sub,
   scopes,
