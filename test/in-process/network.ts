@@ -17,6 +17,8 @@ export function listen(handler: Handler, path = ''): { url: string; close(): voi
 
 export const inProcessFetch: typeof fetch = async (input, init) => {
   const request = new Request(input, init);
+  // What Node's fetch sends over a socket unless told otherwise: servers may tell clients apart by it.
+  if (!request.headers.has('user-agent')) request.headers.set('user-agent', 'node');
   const handler = handlers.get(new URL(request.url).origin);
   if (!handler) {
     const refused = Object.assign(new Error(`nothing listens at ${new URL(request.url).origin} (in-process network)`), { code: 'ECONNREFUSED' });
