@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
- * Runs an operator tool (`token`, `tenants`): `npm run -s tenants -- list` and the like.
+ * Runs an operator tool (`token`, `tenants`, `doctor`): `npm run -s tenants -- list` and the like.
  * In a checkout (tsx installed) it runs the TypeScript in src/node/cli/; in the production
  * install (`npm prune --omit=dev` removed tsx) and the container it runs the same tool compiled
  * with the server into dist/node/cli/ by `npm run build`. Plain JavaScript: it needs no loader.
  */
 import { existsSync } from 'node:fs';
 
-const TOOLS = ['token', 'tenants'];
+const TOOLS = ['token', 'tenants', 'doctor'];
 const [tool, ...args] = process.argv.slice(2);
 if (!TOOLS.includes(tool)) {
   console.error(`Usage: node bin/cli.mjs <${TOOLS.join(' | ')}> [arguments]`);

@@ -22,7 +22,7 @@ import type { AddressInfo, Socket } from 'node:net';
 // oidc-provider ships no type declarations (and @types/oidc-provider is not a dependency): the
 // few parts used here are typed by the interfaces below.
 // @ts-ignore TS7016: untyped JavaScript module
-import OidcProvider, { errors as oidcErrors } from 'oidc-provider';
+import OidcProvider, { errors as oidcErrors, interactionPolicy } from 'oidc-provider';
 
 export const OTHER_RESOURCE = 'https://other.example/mcp';
 export const RESOURCE_SCOPES = 'portkey.invite portkey.invite.admin';
@@ -34,6 +34,19 @@ export interface OidcProviderOptions {
   tenant: string;
   /** A confidential client registered statically, allowed client_credentials only. */
   machineClient: { clientId: string; clientSecret: string; scope: string };
+  /** The issuer it names itself by (default: its loopback URL), e.g. https://auth.example.com behind a test's mapping fetch. */
+  issuer?: string;
+  /** Dynamic client registration (default on). */
+  registration?: boolean;
+  /** The resource scopes it defines (default RESOURCE_SCOPES). */
+  resourceScopes?: string;
+  /**
+   * Per-user grants, as a real deployment's authorization server gives them: the resource scopes
+   * each account may hold. Consent is skipped and each account gets only what it asks for among
+   * its own scopes (interactionPolicy.base() minus consent, loadExistingGrant). Unlisted accounts
+   * get the first required scope only.
+   */
+  grantsPerUser?: Record<string, string[]>;
 }
 
 /** One interaction the user agent went through: which prompt, and what it asked for. */
@@ -47,6 +60,8 @@ export interface InteractionRecord {
 
 export interface TestOidcProvider {
   issuer: string;
+  /** Where it listens (its loopback origin), whatever issuer it names itself by. */
+  local: string;
   /** The OpenID discovery document, as served. */
   metadata: {
     issuer: string;
@@ -117,13 +132,15 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<TestOid
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const local = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = o.issuer ?? local;
+  const resourceScopes = o.resourceScopes ?? RESOURCE_SCOPES;
 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: `test-${randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig' };
 
   const resourceServer = (audience: string) => ({
-    scope: RESOURCE_SCOPES,
+    scope: resourceScopes,
     audience,
     accessTokenTTL: 600,
     accessTokenFormat: 'jwt',
@@ -139,7 +156,7 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<TestOid
     cookies: { keys: [randomBytes(32).toString('hex')] },
     // `scope` client metadata (which the MCP SDK sends at registration) may only name scopes
     // listed here; the resource servers below decide what access tokens actually carry.
-    scopes: ['openid', 'offline_access', ...RESOURCE_SCOPES.split(' ')],
+    scopes: ['openid', 'offline_access', ...resourceScopes.split(' ')],
     clients: [
       {
         client_id: o.machineClient.clientId,
@@ -155,7 +172,7 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<TestOid
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
-      registration: { enabled: true },
+      registration: { enabled: o.registration ?? true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -173,11 +190,15 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<TestOid
     extraTokenClaims: async (_ctx: OidcCtx, token: AccessTokenLike) =>
       token.kind === 'AccessToken' || token.kind === 'ClientCredentials' ? { org_id: o.tenant } : undefined,
     findAccount: async (_ctx: OidcCtx, sub: string) => ({ accountId: sub, claims: async () => ({ sub }) }),
-    interactions: { url: (_ctx: OidcCtx, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx: OidcCtx, interaction: { uid: string }) => `/interaction/${interaction.uid}`, ...(o.grantsPerUser ? { policy: policyWithoutConsent() } : {}) },
+    ...(o.grantsPerUser ? { loadExistingGrant: perUserGrant(o.resource, o.grantsPerUser, resourceScopes.split(' ')[0]!) } : {}),
     // Node's fetch sends no Origin; browsers (claude.ai's web client) would, for registration/token.
     clientBasedCORS: () => true,
     ttl: { Session: 600, Interaction: 600, Grant: 600, AuthorizationCode: 60, AccessToken: 600, ClientCredentials: 600 },
   });
+  // Behind a test's mapping fetch, the provider answers for its public issuer as if a TLS proxy
+  // stood in front (X-Forwarded-Proto/-Host), so its endpoints are named under that issuer.
+  if (o.issuer) (provider as unknown as { proxy: boolean }).proxy = true;
   for (const event of ['server_error', 'grant.error', 'registration_create.error', 'authorization.error', 'backchannel.error']) {
     provider.on(event, (...args: unknown[]) => {
       const err = args.find((a) => a instanceof Error) as (Error & { error_description?: string }) | undefined;
@@ -204,12 +225,13 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<TestOid
     });
   };
 
-  const metadataRes = await fetch(`${issuer}/.well-known/openid-configuration`);
+  const metadataRes = await fetch(`${local}/.well-known/openid-configuration`);
   if (!metadataRes.ok) throw new Error(`oidc-provider discovery failed: HTTP ${metadataRes.status}`);
   const metadata = (await metadataRes.json()) as TestOidcProvider['metadata'];
 
   return {
     issuer,
+    local,
     metadata,
     interactions,
     requests,
@@ -220,6 +242,42 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<TestOid
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy();
       }),
+  };
+}
+
+/** Login only: no consent prompt, since each account's grant comes from perUserGrant. */
+function policyWithoutConsent(): unknown {
+  const policy = (interactionPolicy as { base(): { remove(name: string): void } }).base();
+  policy.remove('consent');
+  return policy;
+}
+
+interface GrantCtx {
+  oidc: {
+    session?: { accountId?: string };
+    client?: { clientId: string };
+    params?: { scope?: string };
+    provider: { Grant: new (o: { accountId: string; clientId: string }) => Grant };
+  };
+}
+
+/**
+ * As an authorization server that grants per user (Auth0 with RBAC "add permissions in the access
+ * token", Okta/Keycloak scope policies): each account gets what it asked for among the scopes it
+ * may hold, and anything else it asked for is quietly left out of its token.
+ */
+function perUserGrant(resource: string, grants: Record<string, string[]>, fallback: string) {
+  return async (ctx: GrantCtx) => {
+    const accountId = ctx.oidc.session?.accountId;
+    const clientId = ctx.oidc.client?.clientId;
+    if (!accountId || !clientId) return undefined;
+    const grant = new ctx.oidc.provider.Grant({ accountId, clientId });
+    const requested = (ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
+    const allowed = grants[accountId] ?? [fallback];
+    grant.addOIDCScope(requested.filter((s) => s === 'openid' || s === 'offline_access').join(' '));
+    grant.addResourceScope(resource, requested.filter((s) => allowed.includes(s)).join(' '));
+    await grant.save();
+    return grant;
   };
 }
 
