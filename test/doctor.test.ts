@@ -86,7 +86,7 @@ describe('npm run doctor against a correct deployment', () => {
     const d = await deployment();
     const checks = await d.doctor(MCP_URL, await d.machineToken());
     expect(failures(checks), JSON.stringify(checks, null, 1)).toEqual([]);
-    expect(checks.map((c) => c.id)).toEqual(['https', 'dns', 'challenge', 'resource', 'as-metadata', 'registration', 'pkce', 'as-https', 'scopes', 'iss', 'initialize', 'tools', 'tenant-claim']);
+    expect(checks.map((c) => c.id)).toEqual(['https', 'dns', 'challenge', 'resource', 'as-metadata', 'registration', 'pkce', 'as-https', 'scopes', 'iss', 'initialize', 'tools', 'token-scopes', 'tenant-claim']);
     expect(checks.every((c) => c.status === 'pass'), JSON.stringify(checks.filter((c) => c.status !== 'pass'))).toBe(true);
     expect(byId(checks, 'initialize')!.summary).toMatch(/^initialize answered in \d+ ms \(claude\.ai allows 10 s\)$/);
     expect(byId(checks, 'tools')!.summary).toContain('invite_user');

@@ -197,6 +197,11 @@ export async function runDoctor(target: string, options: DoctorOptions, deps: Do
   if (token) {
     await checkToken(token, post, now, add);
     const claims = decodePayload(token);
+    if (claims) {
+      const held = [claims.scope, claims.scp].flatMap((v) => (typeof v === 'string' ? v.split(' ') : Array.isArray(v) ? v : [])).filter(Boolean);
+      // For telling whether the authorization server quietly drops a scope the user may not hold.
+      add({ id: 'token-scopes', status: 'pass', summary: `the token carries the scopes: ${held.join(' ') || 'none'}` });
+    }
     if (claims && claims[tenantClaim] === undefined) {
       add({
         id: 'tenant-claim',
