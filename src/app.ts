@@ -73,6 +73,7 @@ export function createApp(config: Config, deps: AppDeps = {}): InviteServer {
     portkey: createPortkeyClient({ timeoutMs: config.portkeyTimeoutMs, transport: deps.sandbox?.transport ?? deps.transport, telemetry }),
     answerNotice: deps.sandbox?.notice,
     adminScope: config.auth.adminScope,
+    defaultTools: config.defaultTools,
     rateLimiters: deps.rateLimiters ?? memoryRateLimiters(config),
     logger,
     responsesCutAt: deps.responsesCutAt,

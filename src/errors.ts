@@ -176,3 +176,15 @@ export class TenantLookupError extends ToolError {
   override readonly name = 'TenantLookupError';
   readonly code = 'tenant_lookup_failed';
 }
+
+/** No invite with that id in the caller's organisation (Portkey answered 404 AB08). */
+export class UnknownInviteError extends ToolError {
+  override readonly name = 'UnknownInviteError';
+  readonly code = 'invite_not_found';
+}
+
+/** The invite is in a state the call cannot act on (e.g. cancelling an accepted invite). */
+export class InviteStatusError extends ToolError {
+  override readonly name = 'InviteStatusError';
+  readonly code = 'wrong_invite_status';
+}

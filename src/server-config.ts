@@ -3,13 +3,18 @@ import { readSettings, type LoadOptions, type Settings } from './config/settings
 import { SERVER_VARIABLES } from './config/variables.js';
 import { parseTenantsJson, type TenantTable } from './tenants/tenant-table.js';
 import { upstreamHosts } from './tenants/upstream-hosts.js';
+import { DEFAULT_TOOLS, TOOL_NAMES, type ToolName } from './tenants/tool-names.js';
 import { SANDBOX_API_KEY, SANDBOX_BASE_URL } from './sandbox/constants.js';
 
 export { ConfigError };
 export type { LoadOptions };
 
 /** The whole configuration: the settings (src/config/, the bottom layer) and the tenant table read from them. */
-export type Config = Settings & { tenants: TenantTable };
+export type Config = Settings & {
+  tenants: TenantTable;
+  /** The tools a tenant exposes unless its entry lists its own (EXPOSED_TOOLS, else DEFAULT_TOOLS). */
+  defaultTools: readonly ToolName[];
+};
 
 /**
  * Reads and checks the whole configuration. Every problem, the settings' and the tenant
@@ -39,6 +44,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined>, options: 
       problems.push(...err.problems);
     }
   }
+  const defaultTools = exposedTools(settings.exposedTools, problems);
   if (problems.length) throw new ConfigError(problems);
-  return { ...settings, warnings, tenants };
+  return { ...settings, warnings, tenants, defaultTools };
+}
+
+function exposedTools(names: string[] | undefined, problems: string[]): readonly ToolName[] {
+  if (names === undefined) return DEFAULT_TOOLS;
+  const unknown = names.filter((n) => !(TOOL_NAMES as readonly string[]).includes(n));
+  if (unknown.length) problems.push(`EXPOSED_TOOLS names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which this server does not have: use ${TOOL_NAMES.join(', ')}.`);
+  return names.filter((n): n is ToolName => (TOOL_NAMES as readonly string[]).includes(n));
 }

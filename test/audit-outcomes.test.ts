@@ -46,11 +46,13 @@ const FACTORIES: Record<string, () => ToolError[]> = {
   RateLimiterUnavailableError: () => [new errors.RateLimiterUnavailableError('x')],
   ShuttingDownError: () => [new errors.ShuttingDownError('x')],
   TenantLookupError: () => [new errors.TenantLookupError('x')],
+  UnknownInviteError: () => [new errors.UnknownInviteError('x')],
+  InviteStatusError: () => [new errors.InviteStatusError('x')],
 };
 /** Bases that are never thrown themselves. */
 const ABSTRACT = new Set(['PortkeyAnsweredError']);
 /** Outcomes that are not a ToolError's code: success (also when confirmed by lookup), and anything unexpected. */
-const NOT_TOOL_ERRORS = ['invited', 'invited_confirmed', 'internal_error'];
+const NOT_TOOL_ERRORS = ['invited', 'invited_confirmed', 'listed', 'cancelled', 'cancelled_confirmed', 'already_cancelled', 'resent', 'internal_error'];
 
 const toolErrorClasses = Object.entries(errors).filter(
   ([name, value]) => typeof value === 'function' && value.prototype instanceof ToolError && !ABSTRACT.has(name),

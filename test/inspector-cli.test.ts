@@ -81,7 +81,7 @@ describe(`MCP Inspector CLI (${INSPECTOR}, ${NODE_22}) against the real server`,
     const r = await inspector('--method', 'tools/list');
     expect(r.code, describeRun(r)).toBe(0);
     const tools = r.json?.result?.tools as Array<{ name: string; inputSchema: { required?: string[] } }>;
-    expect(tools.map((t) => t.name)).toEqual(['invite_user']);
+    expect(tools.map((t) => t.name)).toEqual(['invite_user', 'list_invites']);
     expect(tools[0]!.inputSchema.required).toEqual(expect.arrayContaining(['email', 'role', 'workspaces']));
     expect(portkey.requests).toEqual([]); // listing never reaches Portkey
   });

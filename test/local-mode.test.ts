@@ -44,7 +44,7 @@ describe('npm start with no configuration (local mode)', () => {
 
     const client = await connectClient(url, token);
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['invite_user']);
+    expect(tools.map((t) => t.name)).toEqual(['invite_user', 'list_invites']);
     // No Portkey key: the embedded sandbox answers, a real invite with its link, and says so.
     const result = await client.callTool({ name: 'invite_user', arguments: { email: 'a@example.com', role: 'member', workspaces: [] } });
     expect(result.isError).toBeFalsy();

@@ -107,7 +107,7 @@ describe('tenants: the tenant claim', () => {
     const client = await connectClient(server.mcpUrl, await token());
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(['invite_user']);
+      expect(tools.map((t) => t.name)).toEqual(['invite_user', 'list_invites']);
     } finally {
       await client.close();
     }

@@ -90,7 +90,7 @@ describe('npm run token', () => {
     observed.secrets.add(token);
     const client = await connectClient(url, token);
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['invite_user']);
+    expect(tools.map((t) => t.name)).toEqual(['invite_user', 'list_invites']);
     await client.close();
 
     process.kill(server.child.pid!, 'SIGTERM');

@@ -69,7 +69,7 @@ describe('wrangler dev (workerd, local)', () => {
   it('lists and calls invite_user through the SDK client, sending the exact upstream request', async () => {
     const client = await connectClient(mcpUrl, await token());
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['invite_user']);
+    expect(tools.map((t) => t.name)).toEqual(['invite_user', 'list_invites']);
     const result = await client.callTool({ name: 'invite_user', arguments: { email: 'edge@example.com', role: 'member', workspaces: [{ id: 'ws-eng', role: 'member' }] } });
     await client.close();
     expect(result.isError).toBeFalsy();

@@ -136,6 +136,8 @@ export interface Settings {
   tenantsCacheTtlMs: number;
   /** Node: shared state for several replicas (REDIS_URL); undefined when each process keeps its own. */
   redis?: RedisConfig;
+  /** EXPOSED_TOOLS as given (names are checked against the tools in src/server-config.ts); undefined: the default. */
+  exposedTools?: string[];
   /** PORTKEY_SANDBOX resolved: tool calls are answered by the embedded Portkey sandbox (local mode only). */
   sandbox: boolean;
 }
@@ -281,6 +283,7 @@ export function readSettings(rawEnv: Env, options: LoadOptions = {}): SettingsRe
     tenantsCacheTtlMs: e.TENANTS_CACHE_TTL_MS,
     redis,
     sandbox,
+    exposedTools: e.EXPOSED_TOOLS === undefined ? undefined : list(e.EXPOSED_TOOLS),
   };
   return { settings, tenantSource, problems, warnings };
 }

@@ -39,6 +39,7 @@ const envSchema = z.object({
   AUTH_CONNECT_SCOPES: z.string().optional(),
   TENANT_CLAIM: z.string().min(1).default('org_id'),
   TENANTS: z.string().optional(),
+  EXPOSED_TOOLS: z.string().optional(),
   PORTKEY_API_KEY: z.string().optional(),
   PORTKEY_BASE_URL: httpUrl.default(DEFAULT_PORTKEY_BASE_URL).describe('an http(s) URL such as https://api.portkey.ai/v1'),
   PORTKEY_ALLOWED_HOSTS: z.string().optional(),

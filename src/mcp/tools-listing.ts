@@ -3,58 +3,71 @@ import type { ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Caller } from '../auth/caller.js';
 import type { Logger } from '../log.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
-import type { TenantPolicy } from '../tenants/tenant-table.js';
-import { INVITE_USER, inviteUserDefinition } from '../tools/invite-user.js';
+import type { Tenant } from '../tenants/tenant-table.js';
+import { ALL_TOOLS } from '../tools/all-tools.js';
 import { hasPolicyRules, narrowListing } from '../tools/narrow-listing.js';
 
 type Tool = ListToolsResult['tools'][number];
 
-/** tools/list as McpServer would build it (same conversion, same options), computed once. */
+/** tools/list as McpServer would build it (same conversion, same options) for every tool, computed once. */
 export function seedToolsListing(): ListToolsResult {
-  const { inputSchema, outputSchema, ...rest } = inviteUserDefinition;
   return {
-    tools: [
-      {
-        name: INVITE_USER,
-        ...rest,
-        inputSchema: toJsonSchemaCompat(inputSchema, { strictUnions: true, pipeStrategy: 'input' }) as Tool['inputSchema'],
-        outputSchema: toJsonSchemaCompat(outputSchema, { strictUnions: true, pipeStrategy: 'output' }) as Tool['outputSchema'],
-      },
-    ],
+    tools: ALL_TOOLS.map(({ name, title, description, annotations, inputSchema, outputSchema }) => ({
+      name,
+      title,
+      description,
+      annotations,
+      inputSchema: toJsonSchemaCompat(inputSchema, { strictUnions: true, pipeStrategy: 'input' }) as Tool['inputSchema'],
+      outputSchema: toJsonSchemaCompat(outputSchema, { strictUnions: true, pipeStrategy: 'output' }) as Tool['outputSchema'],
+    })),
   };
 }
 
+/** The listing with only the tools in `exposed`. */
+function exposedOnly(listing: ListToolsResult, exposed: readonly string[]): ListToolsResult {
+  const tools = listing.tools.filter((t) => exposed.includes(t.name));
+  return tools.length === listing.tools.length ? listing : { ...listing, tools };
+}
+
 /**
- * The tools/list answer for a caller: the seed, narrowed to its tenant's policy. A listing is built
- * once per policy object and kept in a WeakMap keyed by it: a tenant from TENANTS keeps one policy
- * object for the process's life, and a KV tenant gets a new one each time its entry is re-read
+ * The tools/list answer for a caller: the tools its tenant exposes, narrowed to its policy. A
+ * listing is built once per tenant object and kept in a WeakMap keyed by it: a tenant from TENANTS
+ * keeps one object for the process's life, and a KV tenant gets a new one each time its entry is re-read
  * (src/tenants/store-tenants.ts), so a changed entry gets a new listing and old ones go with their
  * entry. The cache is thus bounded by the tenants alive in memory, and a warm call costs the
  * resolver plus one WeakMap lookup.
  *
  * Listing tools never fails because of the tenant: a caller whose tenant cannot be resolved (no
- * claim, unknown, the store unreadable) gets the seed; invite_user then names the problem.
+ * claim, unknown, the store unreadable) gets the default tools, unnarrowed; a call then names the problem.
  */
-export function createToolsListing(o: { seed: ListToolsResult; resolveTenant: TenantResolver; logger: Logger }): (caller: Caller) => Promise<ListToolsResult> {
-  const byPolicy = new WeakMap<TenantPolicy, ListToolsResult>();
+export function createToolsListing(o: {
+  seed: ListToolsResult;
+  resolveTenant: TenantResolver;
+  logger: Logger;
+  /** The tools a tenant exposes unless its entry lists its own. */
+  defaultTools?: readonly string[];
+}): (caller: Caller) => Promise<ListToolsResult> {
+  const defaults = o.defaultTools ?? o.seed.tools.map((t) => t.name);
+  const fallback = exposedOnly(o.seed, defaults);
+  const byTenant = new WeakMap<Tenant, ListToolsResult>();
   return async (caller) => {
-    let allow: TenantPolicy;
+    let tenant: Tenant;
     try {
-      allow = (await o.resolveTenant(caller)).allow;
+      tenant = await o.resolveTenant(caller);
     } catch {
-      return o.seed;
+      return fallback;
     }
-    if (!hasPolicyRules(allow)) return o.seed;
-    let listing = byPolicy.get(allow);
+    let listing = byTenant.get(tenant);
     if (!listing) {
+      const exposed = exposedOnly(o.seed, tenant.tools ?? defaults);
       try {
-        listing = narrowListing(o.seed, allow);
+        listing = hasPolicyRules(tenant.allow) ? narrowListing(exposed, tenant.allow) : exposed;
       } catch (err) {
-        // A seed that lost a field the narrowing expects: still list the tool, with the full schema.
+        // A seed that lost a field the narrowing expects: still list the tools, with the full schemas.
         o.logger.error('tools_list.narrowing_failed', { tenant: caller.tenantId ?? null, error: err instanceof Error ? err.message : typeof err });
-        listing = o.seed;
+        listing = exposed;
       }
-      byPolicy.set(allow, listing);
+      byTenant.set(tenant, listing);
     }
     return listing;
   };

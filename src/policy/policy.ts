@@ -1,7 +1,10 @@
+import { emailDomain, emailDomainAllowed } from '../tenants/email-domains.js';
 import type { TenantPolicy } from '../tenants/tenant-table.js';
 
 /** The parts of an invite a policy looks at. */
 export interface Grant {
+  /** The invitee: checked against allow.emailDomains. */
+  email?: string;
   role: string;
   workspaces: { id: string; role: string }[];
   workspace_api_key_details?: { scopes: string[] };
@@ -20,6 +23,13 @@ const list = (values: string[]) => values.map((v) => JSON.stringify(v)).join(', 
  */
 export function policyViolations(allow: TenantPolicy, grant: Grant): string[] {
   const broken: string[] = [];
+  if (allow.emailDomains && grant.email !== undefined && !emailDomainAllowed(grant.email, allow.emailDomains)) {
+    const domain = emailDomain(grant.email);
+    broken.push(
+      `the invitee's email domain ${domain ? JSON.stringify(domain) : '(none)'} is not allowed; allowed email domains: ${list(allow.emailDomains)}` +
+        (allow.emailDomains.some((d) => d.startsWith('*.')) ? ' ("*.example.com" means its subdomains)' : ''),
+    );
+  }
   if (allow.orgRoles && !allow.orgRoles.includes(grant.role)) {
     broken.push(`role ${JSON.stringify(grant.role)} is not allowed; allowed org roles: ${list(allow.orgRoles)}`);
   }

@@ -6,7 +6,7 @@ import {
 } from '../errors.js';
 import { readPortkeyError } from './error-body.js';
 import { createFetchTransport } from './fetch-transport.js';
-import { readInviteList, readWorkspace, type ListedInvite } from './invite-list.js';
+import { readInviteList, readInvitePage, readOneInvite, readWorkspace, type ListedInvite } from './invite-list.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { inviteRefusal } from './invite-refusal.js';
 import { quotableToken, redactKey } from './redact.js';
@@ -60,7 +60,7 @@ export interface PortkeyCallResult<T> {
 
 /** One call to Portkey's Admin API, as `exchange` takes it. */
 export interface PortkeyRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Below the base URL, query included: `/admin/users/invites`, `/admin/users/invites?email=…`. */
   path: string;
   /** Sent as JSON when present. */
@@ -101,6 +101,17 @@ export interface PortkeyClient {
    * slugs; other answers name workspaces by UUID (as Portkey's listings do), so a lookup compares in one form.
    */
   getWorkspace(target: PortkeyTarget, idOrSlug: string, timeoutMs: number): Promise<PortkeyCallResult<WorkspaceIds>>;
+  /** `GET /admin/users/invites` with any filters: one page, and Portkey's total when it gives one. */
+  listInvitePage(
+    target: PortkeyTarget,
+    query: { email?: string; status?: string; pageSize: number; currentPage: number },
+  ): Promise<PortkeyCallResult<{ invites: ListedInvite[]; total: number | undefined }>>;
+  /** `GET /admin/users/invites/{id}`: a refusal (404 AB08 for an unknown id) is thrown as a PortkeyRefusedError. */
+  getInvite(target: PortkeyTarget, id: string, timeoutMs?: number): Promise<PortkeyCallResult<ListedInvite>>;
+  /** `DELETE /admin/users/invites/{id}`: never retried; a lost answer is an AmbiguousOutcomeError for the caller to settle by a read. */
+  cancelInvite(target: PortkeyTarget, id: string): Promise<PortkeyCallResult<null>>;
+  /** `POST /admin/users/invites/{id}/resend`: sends another email; answers `{"inviteLink"}`. Never retried. */
+  resendInvite(target: PortkeyTarget, id: string): Promise<PortkeyCallResult<{ inviteLink: string | undefined }>>;
   /** The deadline of one invite POST (PORTKEY_TIMEOUT_MS). */
   readonly timeoutMs: number;
 }
@@ -226,6 +237,54 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
         const invites = readInviteList(text, target.apiKey);
         return invites ?? 'with something other than {"data": [...]}';
       });
+    },
+    async listInvitePage(target, query) {
+      const search = new URLSearchParams({ pageSize: String(query.pageSize), currentPage: String(query.currentPage) });
+      if (query.email) search.set('email', query.email);
+      if (query.status) search.set('status', query.status);
+      return read(target, { path: `/admin/users/invites?${search}`, route: '/admin/users/invites', ifUnknown: 'The invites could not be listed.' }, 'list invites', (text) => {
+        return readInvitePage(text, target.apiKey) ?? 'with something other than {"data": [...]}';
+      });
+    },
+    async getInvite(target, id, timeoutMs) {
+      const request = { path: `/admin/users/invites/${encodeURIComponent(id)}`, route: '/admin/users/invites/{inviteId}', ifUnknown: 'The invite could not be read.', timeoutMs };
+      return read(target, request, 'read the invite', (text) => readOneInvite(text, target.apiKey) ?? 'without a usable invite');
+    },
+    async cancelInvite(target, id) {
+      const path = `/admin/users/invites/${encodeURIComponent(id)}`;
+      const answer = await exchange(target, {
+        method: 'DELETE',
+        path,
+        route: '/admin/users/invites/{inviteId}',
+        ifUnknown: 'The invite may or may not have been cancelled.',
+        ifNotSent: 'nothing was cancelled',
+      });
+      if (answer.status < 200 || answer.status > 299) {
+        const error = readPortkeyError(answer.text, target.apiKey);
+        throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to cancel the invite (HTTP ${answer.status}${error.errorCode ? `, ${error.errorCode}` : ''}): ${error.message ?? 'no message'}.`);
+      }
+      return { value: null, status: answer.status, latencyMs: answer.latencyMs };
+    },
+    async resendInvite(target, id) {
+      const answer = await exchange(target, {
+        method: 'POST',
+        path: `/admin/users/invites/${encodeURIComponent(id)}/resend`,
+        route: '/admin/users/invites/{inviteId}/resend',
+        ifUnknown: 'The invite may or may not have been sent again; do not resend it at once, or the person may get two emails.',
+        ifNotSent: 'no email was sent',
+      });
+      if (answer.status < 200 || answer.status > 299) {
+        const error = readPortkeyError(answer.text, target.apiKey);
+        throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to resend the invite (HTTP ${answer.status}${error.errorCode ? `, ${error.errorCode}` : ''}): ${error.message ?? 'no message'}.`);
+      }
+      let link: unknown;
+      try {
+        link = (JSON.parse(answer.text) as { inviteLink?: unknown }).inviteLink;
+      } catch {
+        link = undefined;
+      }
+      const inviteLink = typeof link === 'string' && link.length < 2048 ? redactKey(link, target.apiKey) : undefined;
+      return { value: { inviteLink }, status: answer.status, latencyMs: answer.latencyMs };
     },
     async getWorkspace(target, idOrSlug, timeoutMs) {
       const request = { path: `/admin/workspaces/${encodeURIComponent(idOrSlug)}`, route: '/admin/workspaces/{workspaceId}', ifUnknown: 'The workspace could not be read.', timeoutMs };

@@ -15,6 +15,8 @@ export interface ListedInvite {
   status: InviteStatus | undefined;
   /** When Portkey created it (ms since the epoch), or undefined when `created_at` is absent or unreadable. */
   createdAt: number | undefined;
+  /** When it expires (ms since the epoch), or undefined when `expires_at` is absent or unreadable. */
+  expiresAt: number | undefined;
   /** The workspaces the invite grants, or undefined when the list does not show them. */
   workspaces: { id: string; role: string }[] | undefined;
 }
@@ -50,6 +52,23 @@ export function readInviteList(text: string, key: string): ListedInvite[] | unde
   return invites;
 }
 
+/** A list answer with Portkey's `total` (the matching invites on every page), when it gives one. */
+export function readInvitePage(text: string, key: string): { invites: ListedInvite[]; total: number | undefined } | undefined {
+  const invites = readInviteList(text, key);
+  if (!invites) return undefined;
+  const total = (JSON.parse(text) as { total?: unknown }).total;
+  return { invites, total: typeof total === 'number' && Number.isInteger(total) && total >= 0 ? total : undefined };
+}
+
+/** One invite from `GET /admin/users/invites/{id}`, or undefined when it is not a usable invite. */
+export function readOneInvite(text: string, key: string): ListedInvite | undefined {
+  try {
+    return readInvite(JSON.parse(text), key);
+  } catch {
+    return undefined;
+  }
+}
+
 function readInvite(item: unknown, key: string): ListedInvite | undefined {
   if (!isObject(item)) return undefined;
   const { id, email } = item;
@@ -60,6 +79,7 @@ function readInvite(item: unknown, key: string): ListedInvite | undefined {
     role: item.role === 'admin' || item.role === 'member' ? item.role : undefined,
     status: (INVITE_STATUSES as readonly unknown[]).includes(item.status) ? (item.status as InviteStatus) : undefined,
     createdAt: parseTimestamp(item.created_at),
+    expiresAt: parseTimestamp(item.expires_at),
     workspaces: readWorkspaces(item.workspaces, key),
   };
 }

@@ -9,6 +9,9 @@
  * - `GET /admin/users/invites` (query `email`, `status`, `role`, `pageSize`, `currentPage`): the
  *   invites held, filtered by every query parameter given, `created_at` as "YYYY-MM-DD HH:MM:SS"
  *   (UTC); workspaces by id (a UUID per slug, stable for the sandbox's life), never the caller's slug.
+ * - `GET /admin/users/invites/{id}` answers one invite; `DELETE` answers `{}` and lists it as
+ *   `cancelled`; `POST …/{id}/resend` answers `{"inviteLink"}` (camelCase) for a pending or expired
+ *   invite (400 AB01 otherwise); an id it does not hold is 404 AB08.
  * - `GET /admin/workspaces/{idOrSlug}`: `{"object", "id", "slug", "name"}` for any slug (every
  *   workspace exists) or a UUID it handed out.
  * - anything else: 404 AB08.
@@ -38,6 +41,8 @@ export interface HeldInvite {
   workspaces: Array<{ workspace_id: string; role: string }>;
   createdAt: Date;
   status: (typeof INVITE_STATUSES)[number];
+  /** How many times it was resent (each sends another email). */
+  resent?: number;
 }
 
 export type ListedWorkspaces = 'uuid' | 'hidden' | 'example';
@@ -293,34 +298,66 @@ export function createPortkeySandbox(o: PortkeySandboxOptions): PortkeySandbox {
       body: {
         object: 'list',
         total: matching.length,
-        data: page.map((inv) => ({
-          object: 'invite',
-          id: inv.id,
-          email: inv.email,
-          role: inv.role,
-          created_at: portkeyDate(inv.createdAt),
-          expires_at: portkeyDate(new Date(inv.createdAt.getTime() + 7 * 24 * 3600 * 1000)),
-          accepted_at: null,
-          status: inv.status,
-          invited_by: invitedBy,
-          ...(listedWorkspaces === 'hidden'
-            ? {}
-            : {
-                workspaces:
-                  listedWorkspaces === 'example'
-                    ? [{ workspace_id: '', role: '' }]
-                    : inv.workspaces.map((w) => ({ workspace_id: uuidOf(w.workspace_id), role: w.role })),
-              }),
-        })),
+        data: page.map(inviteJson),
       },
     };
   }
 
+  function inviteJson(inv: HeldInvite) {
+    return {
+      object: 'invite',
+      id: inv.id,
+      email: inv.email,
+      role: inv.role,
+      created_at: portkeyDate(inv.createdAt),
+      expires_at: portkeyDate(new Date(inv.createdAt.getTime() + 7 * 24 * 3600 * 1000)),
+      accepted_at: null,
+      status: inv.status,
+      invited_by: invitedBy,
+      ...(listedWorkspaces === 'hidden'
+        ? {}
+        : {
+            workspaces:
+              listedWorkspaces === 'example'
+                ? [{ workspace_id: '', role: '' }]
+                : inv.workspaces.map((w) => ({ workspace_id: uuidOf(w.workspace_id), role: w.role })),
+          }),
+    };
+  }
+
+  /** `GET`, `DELETE` and `POST …/resend` on one invite: 404 AB08 for an id it does not hold. */
+  function oneInvite(r: SandboxRequest, id: string, action: 'get' | 'delete' | 'resend'): SandboxAnswer {
+    const refused = keyRefusal(r.headers);
+    if (refused) return refused;
+    const invite = invites.find((i) => i.id === id);
+    if (!invite) return { status: 404, body: NOT_FOUND };
+    if (action === 'get') return { status: 200, body: inviteJson(invite) };
+    if (action === 'delete') {
+      // Cancelling keeps the invite, listed as cancelled (Portkey may also drop it: the docs do not say).
+      invite.status = 'cancelled';
+      return { status: 200, body: {} };
+    }
+    if (invite.status !== 'pending' && invite.status !== 'expired') {
+      return { status: 400, body: portkeyError(`invite is ${invite.status}; only a pending or expired invite can be resent`, 'AB01') };
+    }
+    invite.status = 'pending';
+    invite.resent = (invite.resent ?? 0) + 1;
+    return { status: 200, body: { inviteLink: inviteLink(invite.id) } };
+  }
+
   const WORKSPACES = '/admin/workspaces/';
+  const ONE_INVITE = /^\/admin\/users\/invites\/([^/]+)(\/resend)?$/;
   function answer(r: SandboxRequest): SandboxAnswer {
     const method = r.method.toUpperCase();
     if (r.path === '/admin/users/invites' && method === 'POST') return createInvite(r);
     if (r.path === '/admin/users/invites' && method === 'GET') return listInvites(r);
+    const one = ONE_INVITE.exec(r.path);
+    if (one) {
+      const id = decodeURIComponent(one[1]!);
+      if (one[2] && method === 'POST') return oneInvite(r, id, 'resend');
+      if (!one[2] && method === 'GET') return oneInvite(r, id, 'get');
+      if (!one[2] && method === 'DELETE') return oneInvite(r, id, 'delete');
+    }
     if (method === 'GET' && r.path.startsWith(WORKSPACES) && r.path.length > WORKSPACES.length) {
       const refused = keyRefusal(r.headers);
       if (refused) return refused;

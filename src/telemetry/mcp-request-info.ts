@@ -1,3 +1,4 @@
+import { TOOL_NAMES } from '../tenants/tool-names.js';
 
 /** What a span records of an MCP request (MCP semconv). */
 export interface McpRequestInfo {
@@ -19,7 +20,7 @@ const KNOWN_METHODS = new Set([
   'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
   'notifications/initialized', 'notifications/cancelled', 'notifications/progress', 'notifications/roots/list_changed',
 ]);
-const KNOWN_TOOLS = new Set(['invite_user']);
+const KNOWN_TOOLS: ReadonlySet<string> = new Set(TOOL_NAMES);
 
 /** The span's facts from a parsed JSON-RPC message: method, tool, id, protocol version (MCP semconv). */
 export function mcpRequestInfo(body: unknown, protocolHeader: string | undefined): McpRequestInfo {

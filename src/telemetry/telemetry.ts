@@ -37,6 +37,8 @@ export interface Telemetry {
   /** A CLIENT span and http.client.request.duration around one Portkey exchange. */
   upstreamCall<T extends { status: number }>(info: UpstreamCallInfo, call: () => Promise<T>): Promise<T>;
   inviteOutcome(tenant: string | undefined, outcome: string): void;
+  /** Every tool call's outcome, by tool (the audit outcome, with placeholders for Portkey's codes). */
+  toolOutcome(tool: string, tenant: string | undefined, outcome: string): void;
   authRejected(check: string): void;
   rateLimited(limit: 'caller' | 'tenant', tenant: string): void;
 }
@@ -55,6 +57,7 @@ const PASSTHROUGH: Telemetry = {
   mcpRequest: (_body, _headers, work) => work({}),
   upstreamCall: (_info, call) => call(),
   inviteOutcome: () => {},
+  toolOutcome: () => {},
   authRejected: () => {},
   rateLimited: () => {},
 };
@@ -79,6 +82,7 @@ export function createTelemetry(version: string): Telemetry {
   });
   const invites = meter.createCounter('invite_mcp.invite.outcomes', { description: 'invite_user calls by outcome (src/audit-outcomes.ts) and tenant', unit: '{call}' });
   const authRejections = meter.createCounter('invite_mcp.auth.rejections', { description: 'Requests refused by authentication, by the check that failed', unit: '{request}' });
+  const toolCalls = meter.createCounter('invite_mcp.tool.calls', { description: 'Tool calls by tool and outcome', unit: '{call}' });
   const rateLimited = meter.createCounter('invite_mcp.rate_limit.refusals', { description: 'invite_user calls refused by a rate limit', unit: '{call}' });
 
   return {
@@ -153,6 +157,9 @@ export function createTelemetry(version: string): Telemetry {
 
     inviteOutcome(tenant, outcome) {
       invites.add(1, { outcome, tenant: tenant ?? '_none' });
+    },
+    toolOutcome(tool, tenant, outcome) {
+      toolCalls.add(1, { tool, outcome, tenant: tenant ?? '_none' });
     },
     authRejected(check) {
       authRejections.add(1, { check });

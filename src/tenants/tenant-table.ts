@@ -4,6 +4,8 @@ import { plainHttpProblem } from '../config/plain-http.js';
 import { checkOriginAndPath } from '../config/origin-and-path.js';
 import { ConfigError } from '../errors.js';
 import type { UpstreamHosts } from './upstream-hosts.js';
+import { normaliseDomainRule } from './email-domains.js';
+import { TOOL_NAMES, type ToolName } from './tool-names.js';
 
 /** What a tenant's callers may grant. An absent list means unrestricted. */
 export interface TenantPolicy {
@@ -11,6 +13,8 @@ export interface TenantPolicy {
   workspaces?: string[];
   workspaceRoles?: string[];
   apiKeyScopes?: string[];
+  /** Invitee email domains, normalised (lowercase, IDN as punycode): `example.com`, or `*.example.com` for its subdomains. */
+  emailDomains?: string[];
 }
 
 export interface Tenant {
@@ -19,6 +23,8 @@ export interface Tenant {
   apiKey: string | undefined;
   baseUrl: string;
   allow: TenantPolicy;
+  /** The tools this tenant's callers see and may call; undefined: the server's default (EXPOSED_TOOLS). */
+  tools?: readonly ToolName[];
 }
 
 export type TenantTable =
@@ -37,16 +43,18 @@ const tenantEntrySchema = z.strictObject({
       workspaces: nonEmptyStrings.optional(),
       workspaceRoles: z.array(z.enum(['admin', 'member', 'manager'])).optional(),
       apiKeyScopes: z.array(z.string().min(1)).optional(),
+      emailDomains: z.array(z.string().min(1).max(253)).min(1).optional(),
     })
     .optional(),
+  tools: z.array(z.enum(TOOL_NAMES as [ToolName, ...ToolName[]])).optional(),
 });
 
 export type TenantEntry = z.infer<typeof tenantEntrySchema>;
 
 const ALLOWED_FIELDS: Record<string, string> = {
-  '': 'apiKey, baseUrl, allow',
+  '': 'apiKey, baseUrl, allow, tools',
   apiKey: 'env',
-  allow: 'orgRoles, workspaces, workspaceRoles, apiKeyScopes',
+  allow: 'orgRoles, workspaces, workspaceRoles, apiKeyScopes, emailDomains',
 };
 
 /** What a tenant entry is read against: where `{"env"}` keys come from, and what baseUrl may be. */
@@ -114,7 +122,7 @@ export function parseTenantEntry(id: string, entry: unknown, context: TenantCont
           : describeIssue(issue);
     throw new ConfigError(`Tenant ${JSON.stringify(id)}: ${field}: ${what}.`);
   }
-  const { apiKey, baseUrl, allow } = parsed.data;
+  const { apiKey, baseUrl, allow, tools } = parsed.data;
   if (baseUrl !== undefined) {
     checkOriginAndPath(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, 'https://portkey.example.com/v1');
     const plain = plainHttpProblem(baseUrl, `Tenant ${JSON.stringify(id)}: baseUrl`, context.insecureHttpHosts ?? []);
@@ -144,7 +152,18 @@ export function parseTenantEntry(id: string, entry: unknown, context: TenantCont
     const where = typeof apiKey === 'string' ? 'apiKey' : `apiKey (variable ${apiKey.env})`;
     throw new ConfigError(`Tenant ${JSON.stringify(id)}: ${where}: ${unsendable}`);
   }
-  return { id, apiKey: key, baseUrl: baseUrl ?? context.defaultBaseUrl, allow: allow ?? {} };
+  let policy: TenantPolicy = allow ?? {};
+  if (policy.emailDomains) {
+    const rules = policy.emailDomains.map(normaliseDomainRule);
+    const bad = policy.emailDomains.filter((_, i) => rules[i] === undefined);
+    if (bad.length) {
+      throw new ConfigError(
+        `Tenant ${JSON.stringify(id)}: allow.emailDomains has ${bad.length} entr${bad.length > 1 ? 'ies' : 'y'} that ${bad.length > 1 ? 'are' : 'is'} not a domain: write example.com, or *.example.com for its subdomains.`,
+      );
+    }
+    policy = { ...policy, emailDomains: rules as string[] };
+  }
+  return { id, apiKey: key, baseUrl: baseUrl ?? context.defaultBaseUrl, allow: policy, ...(tools ? { tools } : {}) };
 }
 
 /** Why `{"env": name}` may not be used, with the exact rename; undefined when it may. */

@@ -1,5 +1,5 @@
 import type { Caller } from '../auth/caller.js';
-import type { Logger } from '../log.js';
+import type { LogFields, Logger } from '../log.js';
 import type { ReconcileResult } from './reconcile-invite.js';
 
 /** What a call learns as it proceeds, for its audit line: filled in by the tool and by the lookup after a lost answer. */
@@ -13,6 +13,8 @@ export interface AuditRecord {
   reconcileLatencyMs?: number;
   /** For an invite confirmed by lookup: the requested grants Portkey's listing did not show. */
   unconfirmedGrants?: string[];
+  /** list_invites: how many listed invites the caller's policy did not let it see. */
+  leftOut?: number;
 }
 
 /**
@@ -37,38 +39,52 @@ export interface AuditEntry {
   durationMs?: number;
   /** For `invalid_input`: the paths of the fields that failed validation. */
   invalidFields?: string[];
+  /** The tool called (default invite_user), and what its line records of the arguments (default: invite_user's fields). */
+  tool?: string;
+  fields?: LogFields;
 }
 
 const text = (value: unknown, max: number): string | null => (typeof value === 'string' ? value.slice(0, max) : null);
 const field = (value: unknown, key: string): unknown => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined);
 
-/** One audit line per invite_user call, refused ones included. Never a token or key. */
-export function writeAuditLine(logger: Logger, e: AuditEntry): void {
-  const { args } = e;
+/** What an invite_user audit line records of its arguments. */
+export function inviteAuditFields(args: AuditedArgs): LogFields {
   const scopes = field(args.workspace_api_key_details, 'scopes');
-  logger.audit('audit.invite_user', {
-    request_id: e.requestId,
-    tenant: e.tenant ?? null,
-    sub: e.caller.subject ?? null,
-    client_id: clientIdOf(e.caller),
-    client_address: e.clientAddress ?? null,
+  return {
     invitee: text(args.email, 254),
     org_role: text(args.role, 32),
     workspaces: Array.isArray(args.workspaces)
       ? args.workspaces.slice(0, 50).map((w) => `${text(field(w, 'id'), 128) ?? '?'}:${text(field(w, 'role'), 32) ?? '?'}`)
       : [],
     api_key_scopes: Array.isArray(scopes) ? scopes.slice(0, 100).map((s) => text(s, 128) ?? '?') : null,
+  };
+}
+
+/** One audit line per tool call (`audit.<tool>`), refused ones included. Never a token or key. */
+export function writeAuditLine(logger: Logger, e: AuditEntry): void {
+  const tool = e.tool ?? 'invite_user';
+  logger.audit(`audit.${tool}`, {
+    request_id: e.requestId,
+    tenant: e.tenant ?? null,
+    sub: e.caller.subject ?? null,
+    client_id: clientIdOf(e.caller),
+    client_address: e.clientAddress ?? null,
+    ...(e.fields ?? inviteAuditFields(e.args)),
     outcome: e.outcome,
     ...(e.invalidFields ? { invalid_fields: e.invalidFields } : {}),
     invite_id: e.audit?.inviteId ?? null,
     upstream_status: e.audit?.upstreamStatus ?? null,
     upstream_latency_ms: e.audit?.upstreamLatencyMs ?? null,
-    // The one lookup after a lost answer or a 409 (src/tools/reconcile-invite.ts); null when none ran.
-    reconcile: e.audit?.reconcile ?? null,
-    reconcile_status: e.audit?.reconcileStatus ?? null,
-    reconcile_latency_ms: e.audit?.reconcileLatencyMs ?? null,
-    // invited_confirmed: the requested grants Portkey's listing did not show, so not confirmed (null otherwise).
-    unconfirmed_grants: e.outcome === 'invited_confirmed' ? (e.audit?.unconfirmedGrants ?? []) : null,
+    ...(tool === 'invite_user'
+      ? {
+          // The one lookup after a lost answer or a 409 (src/tools/reconcile-invite.ts); null when none ran.
+          reconcile: e.audit?.reconcile ?? null,
+          reconcile_status: e.audit?.reconcileStatus ?? null,
+          reconcile_latency_ms: e.audit?.reconcileLatencyMs ?? null,
+          // invited_confirmed: the requested grants Portkey's listing did not show, so not confirmed (null otherwise).
+          unconfirmed_grants: e.outcome === 'invited_confirmed' ? (e.audit?.unconfirmedGrants ?? []) : null,
+        }
+      : { left_out: e.audit?.leftOut ?? null }),
     duration_ms: e.durationMs ?? null,
   });
 }

@@ -7,6 +7,13 @@
 export const AUDIT_OUTCOMES = [
   'invited',
   'invited_confirmed',
+  'listed',
+  'cancelled',
+  'cancelled_confirmed',
+  'already_cancelled',
+  'resent',
+  'invite_not_found',
+  'wrong_invite_status',
   'invalid_input',
   'tenant_not_configured',
   'tenant_lookup_failed',

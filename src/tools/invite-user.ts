@@ -1,4 +1,7 @@
 import type { Caller } from '../auth/caller.js';
+import { TOOL } from '../tenants/tool-names.js';
+import { inviteAuditFields } from './audit-line.js';
+import type { ToolDefinition } from './tool.js';
 import { PolicyError, ScopeError, ServerConfigurationError, ShuttingDownError } from '../errors.js';
 import { callBudgetMs } from '../portkey/call-budget.js';
 import { enforceRateLimits } from '../limits/enforce.js';
@@ -13,7 +16,7 @@ import type { AuditRecord } from './audit-line.js';
 import type { InviteClaims } from './invite-claims.js';
 import { confirmedMessage, reconcileInviteError, type ConfirmedInvite } from './reconcile-invite.js';
 
-export const INVITE_USER = 'invite_user';
+export const INVITE_USER = TOOL.inviteUser;
 
 /** The tool's definition, built once at start-up and shared by every per-request server. */
 export const inviteUserDefinition = {
@@ -39,6 +42,8 @@ export const inviteUserDefinition = {
 
 export interface InviteUserDeps {
   caller: Caller;
+  /** When the call started (ms since the epoch); now when absent. */
+  startedAt?: number;
   resolveTenant: TenantResolver;
   keyLabel: (tenant: Tenant) => string;
   portkey: PortkeyClient;
@@ -78,7 +83,8 @@ export async function authorizeInvite(
 }
 
 export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
-  const startedAt = Date.now();
+  // The call's start, before its tenant was resolved: the lookup's budget counts from there.
+  const startedAt = deps.startedAt ?? Date.now();
   // One deadline for the tenant and the limits together: a stalled store costs a call STORE_STEP_MS at most.
   const storeDeadline = storeStepDeadline();
   const tenant = await authorizeInvite(args, deps.caller, deps.resolveTenant, deps.adminScope, storeDeadline);
@@ -185,3 +191,15 @@ export function toCreateInvite(args: InviteUserArgs): CreateInvite {
   }
   return body;
 }
+
+/** invite_user as the wrapper runs it (src/mcp/run-tool.ts). */
+export const inviteUserTool: ToolDefinition<typeof inviteUserInput> = {
+  name: INVITE_USER,
+  ...inviteUserDefinition,
+  annotations: { ...inviteUserDefinition.annotations },
+  auditFields: inviteAuditFields,
+  async run(args, ctx) {
+    const result = await inviteUser(args, ctx);
+    return { ...result, outcome: ctx.audit.reconcile === 'matched' ? 'invited_confirmed' : 'invited' };
+  },
+};

@@ -17,7 +17,13 @@ type Schema = Record<string, unknown>;
 type Tool = ListToolsResult['tools'][number];
 
 export function hasPolicyRules(allow: TenantPolicy): boolean {
-  return allow.orgRoles !== undefined || allow.workspaces !== undefined || allow.workspaceRoles !== undefined || allow.apiKeyScopes !== undefined;
+  return (
+    allow.orgRoles !== undefined ||
+    allow.workspaces !== undefined ||
+    allow.workspaceRoles !== undefined ||
+    allow.apiKeyScopes !== undefined ||
+    allow.emailDomains !== undefined
+  );
 }
 
 export function narrowListing(seed: ListToolsResult, allow: TenantPolicy): ListToolsResult {
@@ -31,6 +37,8 @@ function narrowInviteUser(tool: Tool, allow: TenantPolicy): Tool {
   const scopes = node(input, 'properties', 'workspace_api_key_details', 'properties', 'scopes');
   const allows: string[] = [];
   const blockers: string[] = [];
+
+  if (allow.emailDomains) allows.push(`invitee email ${allow.emailDomains.length === 1 ? 'domain' : 'domains'} ${words(allow.emailDomains)}`);
 
   if (allow.orgRoles) {
     const roles = narrowEnum(node(input, 'properties', 'role'), allow.orgRoles);

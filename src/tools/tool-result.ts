@@ -10,11 +10,11 @@ export interface ToolErrorResult {
  * The one place an error becomes an `isError` result. A ToolError's message was written for
  * the caller; anything else is unexpected, so its text (which might carry anything) is not shown.
  */
-export function toolErrorResult(err: unknown, requestId: string): ToolErrorResult {
+export function toolErrorResult(err: unknown, requestId: string, tool = 'invite_user'): ToolErrorResult {
   const text =
     err instanceof ToolError
       ? err.message
-      : `invite_user failed unexpectedly on the server (request id ${requestId}); nothing is known to have been sent to Portkey. ` +
+      : `${tool} failed unexpectedly on the server (request id ${requestId}); nothing is known to have been sent to Portkey. ` +
         'Report the request id to the server operator.';
   return { content: [{ type: 'text', text }], isError: true };
 }

@@ -33,12 +33,18 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 const connectionLost = () => new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
 
-export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<PortkeyDouble> {
+export interface InProcessPortkeyDouble extends PortkeyDouble {
+  /** Faults for the next DELETE requests (cancel), one each; `create-then` cancels, then misbehaves. */
+  failNextDelete(...faults: Fault[]): void;
+}
+
+export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<InProcessPortkeyDouble> {
   const core = createPortkeySandbox({ adminKeys: opts.adminKeys, workspaceKeys: opts.workspaceKeys });
   const basePath = (opts.basePath ?? '/v1').replace(/\/+$/, '');
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const listFaults: Fault[] = [];
+  const deleteFaults: Fault[] = [];
   const timers = new Set<{ cancel(): void }>();
   let latencyMs = 0;
   let up = true;
@@ -92,7 +98,14 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
     const record: RecordedRequest = { method: request.method, path: url.pathname + url.search, headers, rawBody, body };
     requests.push(record);
     const isInvites = url.pathname === `${basePath}/admin/users/invites`;
-    const fault = isInvites && request.method === 'POST' ? faults.shift() : isInvites && request.method === 'GET' ? listFaults.shift() : undefined;
+    const fault =
+      isInvites && request.method === 'POST'
+        ? faults.shift()
+        : isInvites && request.method === 'GET'
+          ? listFaults.shift()
+          : request.method === 'DELETE'
+            ? deleteFaults.shift()
+            : undefined;
     const coreAnswer = () => {
       const a = url.pathname.startsWith(basePath)
         ? core.answer({ method: request.method, path: url.pathname.slice(basePath.length), query: url.searchParams, headers, rawBody })
@@ -100,6 +113,7 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       return json(a.status, a.body);
     };
     if (!(await wait(latencyMs))) throw connectionLost();
+    // `create-then` on a DELETE: the invite is cancelled, then the answer is lost.
     if (fault?.kind === 'create-then') {
       const created = coreAnswer();
       if (fault.then.kind === 'delay') return (await wait(fault.then.ms)) ? created : Promise.reject(connectionLost());
@@ -142,6 +156,10 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       check(more);
       listFaults.push(...more);
     },
+    failNextDelete(...more: Fault[]) {
+      check(more);
+      deleteFaults.push(...more);
+    },
     seedInvite: (seed) => core.seedInvite(seed),
     setLatency(ms) {
       latencyMs = Math.max(0, ms);
@@ -154,6 +172,7 @@ export async function startPortkeyDouble(opts: PortkeyDoubleOptions): Promise<Po
       requests.length = 0;
       faults.length = 0;
       listFaults.length = 0;
+      deleteFaults.length = 0;
       latencyMs = 0;
     },
     async close() {

@@ -62,7 +62,7 @@ describe('PUBLIC_URL with a path', () => {
     const client = await connectClient(`${server.url}${path}`, await token({ aud: RESOURCE, iss: ISSUER }));
     const { tools } = await client.listTools();
     await client.close();
-    expect(tools.map((t) => t.name)).toEqual(['invite_user']);
+    expect(tools.map((t) => t.name)).toEqual(['invite_user', 'list_invites']);
   });
 
   it('a token for the un-prefixed resource is not accepted', async () => {

@@ -49,7 +49,7 @@ async function clientFor(server: TestServer, claims: Record<string, unknown>, sc
 
 async function inviteUserTool(server: TestServer, claims: Record<string, unknown>, scope?: string) {
   const { tools } = await (await clientFor(server, claims, scope)).listTools();
-  expect(tools.map((t) => t.name)).toEqual(['invite_user']);
+  expect(tools.map((t) => t.name)).toEqual(['invite_user', 'list_invites']);
   return tools[0]! as Omit<ListToolsResult['tools'][number], 'inputSchema'> & { inputSchema: Record<string, any> };
 }
 

@@ -16,7 +16,7 @@ afterAll(async () => {
 describe('tools/list', () => {
   it('lists exactly invite_user with its title and annotations', async () => {
     const { tools } = await client.listTools();
-    expect(tools).toHaveLength(1);
+    expect(tools.map((t) => t.name)).toEqual(['invite_user', 'list_invites']);
     const [tool] = tools;
     expect(tool!.name).toBe('invite_user');
     expect(tool!.title).toBe('Invite a user to Portkey');
