@@ -63,7 +63,7 @@ describe('an early refusal with a large body still reaches a client that writes 
   it('the MCP SDK client gets the 413 as an HTTP error, not a network failure, every time', async () => {
     const lines = await runInClientThread({ kind: 'sdk', url: server.mcpUrl, bearer, args: oversizedArgs(2 * MiB), attempts: 10 });
     expect(lines.slice(0, -1).filter((l) => !/^http 413 .*Request body too large/.test(l))).toEqual([]);
-    expect(lines.at(-1)).toBe('tools invite_user');
+    expect(lines.at(-1)).toBe('tools invite_user,list_invites');
     expect(portkey.requests).toHaveLength(0);
   });
 });

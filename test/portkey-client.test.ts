@@ -63,7 +63,7 @@ describe.each(TRANSPORTS)('Portkey client over %s', (name, makeTransport) => {
     expect(listed.value).toEqual([]); // the double filters by email: u@ is not u+1@
     const all = await client.listInvites(target(), { email: body.email, status: 'pending' }, 1000);
     expect(all.value).toEqual([
-      { id: portkey.invites[0]!.id, email: body.email, role: 'member', status: 'pending', createdAt: expect.any(Number), workspaces: [{ id: portkey.workspaceId('ws-1'), role: 'member' }] },
+      { id: portkey.invites[0]!.id, email: body.email, role: 'member', status: 'pending', createdAt: expect.any(Number), expiresAt: expect.any(Number), workspaces: [{ id: portkey.workspaceId('ws-1'), role: 'member' }] },
     ]);
     // Portkey's created_at has whole seconds: within a second of when the double made it.
     expect(Math.abs(all.value[0]!.createdAt! - portkey.invites[0]!.createdAt.getTime())).toBeLessThan(1000);

@@ -23,6 +23,12 @@ async def main() -> None:
             print(json.dumps({"step": "invite", "invite_id": (ok.structured_content or {}).get("invite_id")}), flush=True)
             again = await client.call_tool("invite_user", args)
             print(json.dumps({"step": "again", "isError": again.is_error, "message": again.content[0].text}), flush=True)
+            # The rest of an invite's life: find it, then cancel it (where the operator exposes cancel_invite).
+            listed = await client.call_tool("list_invites", {"email": email})
+            found = (listed.structured_content or {}).get("invites", [])
+            print(json.dumps({"step": "list", "invite_ids": [i["invite_id"] for i in found], "left_out": (listed.structured_content or {}).get("left_out")}), flush=True)
+            cancelled = await client.call_tool("cancel_invite", {"invite_id": found[0]["invite_id"] if found else ""})
+            print(json.dumps({"step": "cancel", "isError": bool(cancelled.is_error), "status": (cancelled.structured_content or {}).get("status")}), flush=True)
 
 
 asyncio.run(main())

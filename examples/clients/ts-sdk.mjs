@@ -14,4 +14,10 @@ const ok = await client.callTool({ name: 'invite_user', arguments: args });
 console.log(JSON.stringify({ step: 'invite', invite_id: ok.structuredContent?.invite_id }));
 const again = await client.callTool({ name: 'invite_user', arguments: args });
 console.log(JSON.stringify({ step: 'again', isError: again.isError, message: again.content[0].text }));
+// The rest of an invite's life: find it, then cancel it (cancel_invite is exposed where the operator allows it).
+const listed = await client.callTool({ name: 'list_invites', arguments: { email: EMAIL } });
+const found = listed.structuredContent?.invites ?? [];
+console.log(JSON.stringify({ step: 'list', invite_ids: found.map((i) => i.invite_id), left_out: listed.structuredContent?.left_out }));
+const cancelled = await client.callTool({ name: 'cancel_invite', arguments: { invite_id: found[0]?.invite_id } });
+console.log(JSON.stringify({ step: 'cancel', isError: cancelled.isError ?? false, status: cancelled.structuredContent?.status }));
 await client.close();

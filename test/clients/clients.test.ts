@@ -27,7 +27,8 @@ let server: TestServer;
 let bearer: string;
 beforeAll(async () => {
   portkey = await startPortkeyDouble({ adminKeys: [SECRETS.portkeyKey] });
-  server = await startTestServer({ PORTKEY_API_KEY: SECRETS.portkeyKey, PORTKEY_BASE_URL: portkey.url });
+  // Every tool exposed, so the examples can also list and cancel (cancel_invite is not a default).
+  server = await startTestServer({ PORTKEY_API_KEY: SECRETS.portkeyKey, PORTKEY_BASE_URL: portkey.url, EXPOSED_TOOLS: 'invite_user list_invites cancel_invite resend_invite' });
   // The harness's token names the server's resource (PUBLIC_URL http://mcp.test/mcp) as its audience.
   bearer = await token();
 });
@@ -59,6 +60,14 @@ function expectTheThreeSteps(steps: Record<string, any>[], toolName = 'invite_us
   expect(again?.message).toMatch(/HTTP 409, AB07.*already has a pending invite.*most likely your own earlier attempt/s);
 }
 
+/** The TypeScript SDK and Python rows also list the invite they made and cancel it. */
+function expectListAndCancel(steps: Record<string, any>[]): void {
+  const invited = steps.find((s) => s.step === 'invite')?.invite_id;
+  expect(steps.find((s) => s.step === 'list')).toMatchObject({ invite_ids: [invited], left_out: 0 });
+  expect(steps.find((s) => s.step === 'cancel')).toMatchObject({ isError: false, status: 'cancelled' });
+  expect(portkey.invites.find((i) => i.id === invited)?.status).toBe('cancelled');
+}
+
 const node = process.execPath;
 describe.each([
   ['TypeScript SDK', 'ts-sdk.mjs', 'invite_user'],
@@ -69,7 +78,9 @@ describe.each([
   ['mcp-remote (Claude Desktop)', 'mcp-remote.mjs', 'invite_user'],
 ])('%s', (_name, file, toolName) => {
   it('lists invite_user, invites, and gets the 409 advice', async () => {
-    expectTheThreeSteps(await runExample(node, [file]), toolName);
+    const steps = await runExample(node, [file]);
+    expectTheThreeSteps(steps, toolName);
+    if (file === 'ts-sdk.mjs') expectListAndCancel(steps);
   }, 90_000);
 });
 
@@ -96,6 +107,8 @@ describe.skipIf(!!pythonSkipped).each([
   ["FastMCP's client", 'fastmcp_client.py', {}],
 ])('%s', (_name, file, env) => {
   it('lists invite_user, invites, and gets the 409 advice', async () => {
-    expectTheThreeSteps(await runExample(venvPython, [file], env));
+    const steps = await runExample(venvPython, [file], env);
+    expectTheThreeSteps(steps);
+    if (file === 'python_sdk.py') expectListAndCancel(steps);
   }, 90_000);
 });
