@@ -96,7 +96,7 @@ describe('mcp-remote (Claude Desktop) with a refused token ends with the server\
     observed.secrets.add(refused);
     const steps = await runExample(node, ['mcp-remote.mjs'], {}, refused);
     const last = steps.find((s) => s.step === 'refused');
-    expect(last?.message).toMatch(/If you did send one, it was refused: it has expired, was issued for another audience.*Getting a token/);
+    expect(last?.message).toMatch(/If you did send one, it was refused: it has expired, was issued for another audience.*docs\/auth\.md#getting-a-token/);
     expect(last?.message).not.toMatch(/SseError|Non-200 status code|405/);
   }, 90_000);
 });

@@ -3,22 +3,21 @@
  * in what each client shows. Clients that step up (the SDKs' OAuth clients) get the 403 scope
  * challenge; Claude's clients, which never act on a 403, get the same advice as a tool result.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inviteCall, postMcp, resultText, SECRETS, serverPool, token } from './harness.js';
-import { startPortkeyDouble, type PortkeyDouble } from './portkey-double.js';
+import { describe, expect, it } from 'vitest';
+import { inviteCall, portkeyServer, postMcp, resultText } from './harness.js';
+import type { PortkeyDouble } from './portkey-double.js';
 
-const start = serverPool();
 const ADMIN_INVITE = inviteCall({ email: 'boss@example.com', role: 'admin', workspaces: [] });
 let portkey: PortkeyDouble;
-beforeAll(async () => {
-  portkey = await startPortkeyDouble({ adminKeys: [SECRETS.portkeyKey] });
-});
-afterAll(() => portkey.close());
 
+/** The fixture (a Portkey double, a server using it, a token for it), then one admin invite without the admin scope. */
 async function adminInvite(env: Record<string, string>, headers: Record<string, string>) {
-  const server = await start({ PORTKEY_API_KEY: SECRETS.portkeyKey, PORTKEY_BASE_URL: portkey.url, ...env });
-  const res = await postMcp(server.mcpUrl, ADMIN_INVITE, { authorization: `Bearer ${await token({ scope: 'portkey.invite' })}`, ...headers });
-  return { res, audit: server.events('audit.invite_user') };
+  const fixture = await portkeyServer(env);
+  portkey = fixture.portkey;
+  const res = await postMcp(fixture.server.mcpUrl, ADMIN_INVITE, { authorization: `Bearer ${await fixture.token({ scope: 'portkey.invite' })}`, ...headers });
+  const audit = fixture.server.events('audit.invite_user');
+  await fixture.close();
+  return { res, audit };
 }
 
 describe('an admin invite without the admin scope', () => {
@@ -27,7 +26,6 @@ describe('an admin invite without the admin scope', () => {
     ['Claude Code (its session header)', { 'x-claude-code-session-id': 'a1b2', 'user-agent': 'node' }],
     ['claude.ai, Claude Desktop and Cowork connectors (no User-Agent)', { 'user-agent': '' }],
   ])('from %s: a tool result naming the scope, that reconnecting will not help here, and what to do instead', async (_client, headers) => {
-    portkey.reset();
     const { res, audit } = await adminInvite({}, headers);
     expect(res.status).toBe(200);
     const result = res.json.result;
@@ -46,7 +44,6 @@ describe('an admin invite without the admin scope', () => {
   });
 
   it('from a client that steps up (any other User-Agent): the 403 scope challenge, with the same advice in error_description', async () => {
-    portkey.reset();
     const { res, audit } = await adminInvite({}, { 'user-agent': 'node' });
     expect(res.status).toBe(403);
     expect(res.headers.get('www-authenticate')).toContain('scope="portkey.invite portkey.invite.admin"');
