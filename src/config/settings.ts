@@ -75,23 +75,6 @@ export interface LoadOptions {
   listener?: 'socket' | 'platform';
 }
 
-export interface LoadOptions {
-  /** Tenants can also come from a store looked up per request (Workers KV). */
-  externalTenants?: boolean;
-  /** Where TENANTS came from, for messages (the Node entry reads it from TENANTS_FILE). */
-  tenantsSource?: string;
-  /** Local mode's signing secret (Node keeps it in .local-secret); a fresh random one when absent. */
-  localSecret?: Uint8Array;
-  /** Problems the entry already found reading its sources, reported with the rest. */
-  problems?: string[];
-  /**
-   * Who accepts connections. 'socket' (Node, the default): this process listens on HOST.
-   * 'platform' (Workers): the platform does, on the Worker's routes; HOST means nothing, loopback
-   * rules never apply, and the Host header must name PUBLIC_URL's host or an ALLOWED_HOSTS entry.
-   */
-  listener?: 'socket' | 'platform';
-}
-
 export interface Settings {
   port: number;
   host: string;

@@ -259,10 +259,7 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
         ifUnknown: 'The invite may or may not have been cancelled.',
         ifNotSent: 'nothing was cancelled',
       });
-      if (answer.status < 200 || answer.status > 299) {
-        const error = readPortkeyError(answer.text, target.apiKey);
-        throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to cancel the invite (HTTP ${answer.status}${error.errorCode ? `, ${error.errorCode}` : ''}): ${error.message ?? 'no message'}.`);
-      }
+      refuseUnless2xx(answer, target, 'cancel the invite');
       return { value: null, status: answer.status, latencyMs: answer.latencyMs };
     },
     async resendInvite(target, id) {
@@ -273,10 +270,7 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
         ifUnknown: 'The invite may or may not have been sent again; do not resend it at once, or the person may get two emails.',
         ifNotSent: 'no email was sent',
       });
-      if (answer.status < 200 || answer.status > 299) {
-        const error = readPortkeyError(answer.text, target.apiKey);
-        throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to resend the invite (HTTP ${answer.status}${error.errorCode ? `, ${error.errorCode}` : ''}): ${error.message ?? 'no message'}.`);
-      }
+      refuseUnless2xx(answer, target, 'resend the invite');
       let link: unknown;
       try {
         link = (JSON.parse(answer.text) as { inviteLink?: unknown }).inviteLink;
@@ -291,6 +285,13 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       return read(target, request, 'read the workspace', (text) => readWorkspace(text, target.apiKey) ?? 'without a workspace id');
     },
   };
+}
+
+/** A non-2xx answer to a call that changes something: Portkey's refusal, its message shown (the key redacted from it). */
+function refuseUnless2xx(answer: PortkeyAnswer, target: PortkeyTarget, what: string): void {
+  if (answer.status >= 200 && answer.status <= 299) return;
+  const error = readPortkeyError(answer.text, target.apiKey);
+  throw new PortkeyRefusedError(answer, error.errorCode, `Portkey refused to ${what} (HTTP ${answer.status}${error.errorCode ? `, ${error.errorCode}` : ''}): ${error.message ?? 'no message'}.`);
 }
 
 function transportError(err: unknown, url: string, timeoutMs: number, request: PortkeyRequest): Error {

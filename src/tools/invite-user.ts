@@ -1,19 +1,16 @@
 import type { Caller } from '../auth/caller.js';
 import { TOOL } from '../tenants/tool-names.js';
 import { inviteAuditFields } from './audit-line.js';
-import type { ToolDefinition } from './tool.js';
+import type { ToolContext, ToolDefinition } from './tool.js';
 import { PolicyError, ScopeError, ServerConfigurationError, ShuttingDownError } from '../errors.js';
 import { callBudgetMs } from '../portkey/call-budget.js';
 import { enforceRateLimits } from '../limits/enforce.js';
 import { storeStepDeadline } from '../limits/store-deadline.js';
-import type { InviteRateLimiters } from '../limits/rate-limiter.js';
 import { policyViolations } from '../policy/policy.js';
-import type { CreateInvite, InviteCreated, PortkeyCallResult, PortkeyClient } from '../portkey/client.js';
+import type { CreateInvite, InviteCreated, PortkeyCallResult } from '../portkey/client.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Tenant } from '../tenants/tenant-table.js';
 import { inviteUserInput, inviteUserOutput, type InviteUserArgs, type InviteUserOutput } from './invite-user-schema.js';
-import type { AuditRecord } from './audit-line.js';
-import type { InviteClaims } from './invite-claims.js';
 import { confirmedMessage, reconcileInviteError, type ConfirmedInvite } from './reconcile-invite.js';
 
 export const INVITE_USER = TOOL.inviteUser;
@@ -40,25 +37,8 @@ export const inviteUserDefinition = {
   },
 } as const;
 
-export interface InviteUserDeps {
-  caller: Caller;
-  /** When the call started (ms since the epoch); now when absent. */
-  startedAt?: number;
-  resolveTenant: TenantResolver;
-  keyLabel: (tenant: Tenant) => string;
-  portkey: PortkeyClient;
-  adminScope: string | undefined;
-  rateLimiters: InviteRateLimiters;
-  /** Invites calls of this server have taken as theirs (a lookup never reports one twice). */
-  claims: InviteClaims;
-  /**
-   * When the runtime will cut the responses still in flight (ms since the epoch), once it has
-   * begun shutting down; undefined otherwise (Node: src/node/lifecycle.ts; Workers: never).
-   */
-  responsesCutAt?: () => number | undefined;
-  /** Filled in as the call proceeds, for the audit line. */
-  audit: AuditRecord;
-}
+/** What inviteUser needs: a tool call's context, with the start optional for callers outside the wrapper. */
+export type InviteUserDeps = Omit<ToolContext, 'requestId' | 'startedAt'> & { startedAt?: number };
 
 
 /** Everything a call must pass before anything is sent upstream: tenant, policy, then the admin scope. */
