@@ -42,12 +42,16 @@ secret="smoke-$(node -e 'process.stdout.write(require("node:crypto").randomBytes
 public_url="http://localhost:8787"
 
 # The operator's tools run from the pruned install (no tsx): compiled with the server into dist/node/cli/.
-step "running the operator tools from the pruned install (npm run token, npm run tenants)"
+step "running the operator tools from the pruned install (npm run token, npm run tenants, npm run doctor)"
 jwt="$(AUTH_JWT_SECRET="$secret" PUBLIC_URL="$public_url" npm run -s token -- --sub smoke)" || fail "npm run token failed in the production install"
 [[ "$jwt" =~ ^ey[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || fail "npm run token printed no token"
 checked="$(echo '{"apiKey":"pk-smoke-inline"}' | REDIS_URL=redis://127.0.0.1:1 TENANTS_REDIS_PREFIX=tenants: npm run -s tenants -- check acme -)" ||
   fail "npm run tenants failed in the production install"
 [[ "$checked" == OK:* ]] || fail "npm run tenants check did not accept a valid entry: $checked"
+# The doctor against an address nothing listens on: it must run (compiled), report, and exit 1.
+doctor_code=0
+doctor="$(npm run -s doctor -- http://127.0.0.1:1/mcp --json)" || doctor_code=$?
+[ "$doctor_code" -eq 1 ] && [[ "$doctor" == *'"id": "challenge"'* ]] || fail "npm run doctor did not run from the production install (exit $doctor_code): $doctor"
 node bin/cli.mjs tenants --help 2>&1 | grep -q 'Usage: npm run -s tenants' || fail "node bin/cli.mjs tenants --help printed no usage"
 # With a redis-server here (CI installs one): put and list for real, on a Redis of our own.
 if command -v redis-server >/dev/null 2>&1; then
@@ -102,7 +106,7 @@ run_server() {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     }), 200);
     const names = JSON.parse(body).result.tools.map((t) => t.name);
-    if (names.join() !== "invite_user") throw new Error(`tools/list: expected [invite_user], got ${JSON.stringify(names)}`);
+    if (names.join() !== "invite_user,list_invites") throw new Error(`tools/list: expected [invite_user, list_invites] (the default tools), got ${JSON.stringify(names)}`);
   ' || { cat "$log" >&2; fail "a call to the compiled server failed (TMPDIR=$tmp)"; }
 
   kill -TERM -- "-$server_pid"

@@ -122,7 +122,16 @@ export async function runDoctor(target: string, options: DoctorOptions, deps: Do
     const v4 = addresses.filter((a) => a.family === 4).map((a) => a.address);
     const bad = v4.flatMap((a) => (nonPublicIPv4(a) ? [`${a} (${nonPublicIPv4(a)})`] : []));
     if (!v4.length) add({ id: 'dns', status: 'fail', summary: `${host} has no IPv4 address: claude.ai dials IPv4 only`, fix: `Publish an A record for ${host}.`, side: 'network' });
-    else if (bad.length) add({ id: 'dns', status: 'fail', summary: `${host} resolves to ${bad.join(', ')}: claude.ai refuses such answers`, fix: `Point ${host} at a public IPv4 address.`, side: 'network' });
+    else if (bad.length) {
+      const literal = isIP(host) !== 0;
+      add({
+        id: 'dns',
+        status: 'fail',
+        summary: literal ? `${bad.join(', ')} is not a public address: claude.ai refuses it` : `${host} resolves to ${bad.join(', ')}: claude.ai refuses such answers`,
+        fix: literal ? 'Give Claude a host name that resolves to a public IPv4 address.' : `Point ${host} at a public IPv4 address.`,
+        side: 'network',
+      });
+    }
     else add({ id: 'dns', status: 'pass', summary: `${host} resolves to public IPv4 ${v4.join(', ')}` });
   }
 
