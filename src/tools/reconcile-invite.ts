@@ -286,7 +286,7 @@ function alreadyInvitedMessage(happened: string, existing: ListedInvite | undefi
 }
 
 function describe(i: ListedInvite, resolved: Resolved): string {
-  const workspaces = i.workspaces ? `workspaces ${i.workspaces.map((w) => grantName(w, resolved)).join(', ')}` : 'workspaces not shown';
+  const workspaces = i.workspaces ? (i.workspaces.length ? `workspaces ${i.workspaces.map((w) => grantName(w, resolved)).join(', ')}` : 'no workspaces') : 'workspaces not shown';
   return `invite ${i.id} (role ${i.role ?? 'not shown'}, ${workspaces}, created ${i.createdAt === undefined ? 'at a time Portkey did not give' : when(i.createdAt)}, status ${i.status})`;
 }
 

@@ -95,6 +95,16 @@ describe('allow.emailDomains: whom may be invited is policy', () => {
   });
 });
 
+describe('invite_user beside them', () => {
+  it('"already invited" names an invite that grants no workspace as such, not as an empty list', async () => {
+    const args = { email: 'solo@example.com', role: 'member', workspaces: [] };
+    await call('invite_user', args, { tenant: 'globex' });
+    const again = await call('invite_user', args, { tenant: 'globex' });
+    expect(again.isError).toBe(true);
+    expect(resultText(again)).toMatch(/\(role member, no workspaces, created /);
+  });
+});
+
 describe('list_invites', () => {
   it("lists only the invites the caller's policy covers, by the caller's workspace slugs, and says how many it left out", async () => {
     const result = await call('list_invites', {});
