@@ -81,7 +81,9 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
     if (isToolCall(parsedBody)) {
       const startedAt = Date.now();
       const tenant = await deps.resolveTenant(caller, storeStepDeadline()).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
-      const exposed = tenant instanceof Error ? deps.defaultTools : (tenant.tools ?? deps.defaultTools);
+      // A tenant that cannot be resolved exposes nothing to decide by: every tool is registered so
+      // that the call ends in the tenant's own error (not configured, store unreadable), not "not found".
+      const exposed = tenant instanceof Error ? ALL_TOOLS.map((t) => t.name) : (tenant.tools ?? deps.defaultTools);
       for (const { def, config } of registered) {
         if (!exposed.includes(def.name)) continue;
         server.registerTool(def.name, config, async (args) =>

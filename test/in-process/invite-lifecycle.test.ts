@@ -193,6 +193,14 @@ describe('cancel_invite', () => {
     expect(resultText(result)).toBe(resultText(unknown).replace('no_such_tool', 'cancel_invite'));
     expect(requests('DELETE')).toEqual([]);
   });
+
+  it("a caller whose tenant cannot be resolved is told why, not that the tool does not exist", async () => {
+    const result = await call('cancel_invite', { invite_id: ids.ada }, { tenant: 'initech' });
+    expect(result.isError).toBe(true);
+    expect(resultText(result)).toMatch(/Tenant "initech" .*is not configured on this server/);
+    expect(audits('cancel_invite').at(-1)).toMatchObject({ outcome: 'tenant_not_configured' });
+    expect(requests('DELETE')).toEqual([]);
+  });
 });
 
 describe('resend_invite', () => {
