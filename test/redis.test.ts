@@ -127,6 +127,10 @@ describe.skipIf(!!skipped)('two replicas sharing one Redis', () => {
     const shown = cli(['get', 'acme']);
     expect(shown.stdout).toContain('not shown');
     expect(shown.stdout).not.toContain(KEY_A);
+    // Every field an entry can have is shown, the exposed tools and the email domains included.
+    expect(cli(['put', 'tooled', '-'], JSON.stringify({ apiKey: 'pk-tooled', allow: { emailDomains: ['example.com'] }, tools: ['invite_user', 'cancel_invite'] })).status).toBe(0);
+    expect(JSON.parse(cli(['get', 'tooled']).stdout)).toMatchObject({ allow: { emailDomains: ['example.com'] }, tools: ['invite_user', 'cancel_invite'] });
+    redis.cli('DEL', 'tenants:tooled');
     // Entries not in the shape the server reads (written around the CLI): nothing of them is shown.
     const oddShapes = [JSON.stringify({ api_key: KEY_A }), JSON.stringify(KEY_A), JSON.stringify({ apiKey: 'pk-x', allow: { note: KEY_A } }), JSON.stringify({ apiKey: { env: 'PORTKEY_KEY_ODD', key: KEY_A } })];
     for (const [i, value] of oddShapes.entries()) {

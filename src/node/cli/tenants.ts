@@ -122,7 +122,7 @@ function readSource(from: string): string {
  * a bare string, a nested field) a key may sit anywhere.
  */
 function shown(tenantId: string, text: string): string {
-  const entry = parseJson(tenantId, text) as { apiKey: unknown; baseUrl?: unknown; allow?: unknown };
+  const entry = parseJson(tenantId, text) as { apiKey: unknown; baseUrl?: unknown; allow?: unknown; tools?: unknown };
   const read = readEntry(tenantId, entry);
   if ('problem' in read) {
     fail(`The entry for ${JSON.stringify(tenantId)} is refused by the server's rules, so it is not shown (a key may sit in any field): ${read.problem}\n${CHECKED_WITH}`);
@@ -133,6 +133,7 @@ function shown(tenantId: string, text: string): string {
     apiKey: typeof entry.apiKey === 'string' ? `<inline key, ${entry.apiKey.length} characters, not shown>` : entry.apiKey,
     ...(entry.baseUrl !== undefined ? { baseUrl: entry.baseUrl } : {}),
     ...(entry.allow !== undefined ? { allow: entry.allow } : {}),
+    ...(entry.tools !== undefined ? { tools: entry.tools } : {}),
   };
   return JSON.stringify(known, null, 2);
 }
