@@ -197,6 +197,17 @@ describe('.env under the environment', () => {
   });
 });
 
+describe('EXPOSED_TOOLS', () => {
+  it('names the tools every tenant without its own list exposes; an unknown name stops start-up; a misspelt variable is warned about', () => {
+    expect(loadConfig({ AUTH_JWT_SECRET: SECRET }).defaultTools).toEqual(['invite_user', 'list_invites']);
+    expect(loadConfig({ AUTH_JWT_SECRET: SECRET, EXPOSED_TOOLS: 'invite_user, cancel_invite' }).defaultTools).toEqual(['invite_user', 'cancel_invite']);
+    expect(problems({ AUTH_JWT_SECRET: SECRET, EXPOSED_TOOLS: 'invite_user delete_everything' })).toEqual([
+      'EXPOSED_TOOLS names "delete_everything", which this server does not have: use invite_user, list_invites, cancel_invite, resend_invite.',
+    ]);
+    expect(loadConfig({ AUTH_JWT_SECRET: SECRET, PORTKEY_API_KEY: 'pk-x', EXPOSED_TOOL: 'cancel_invite' }).warnings).toEqual([expect.stringMatching(/^EXPOSED_TOOL is not a setting .*EXPOSED_TOOLS/)]);
+  });
+});
+
 describe('the embedded Portkey sandbox (PORTKEY_SANDBOX)', () => {
   it('is on by default in local mode without a Portkey key, and answers for the single tenant', () => {
     const config = loadConfig({});

@@ -6,7 +6,7 @@
  */
 
 /** Prefixes (and whole names) of this server's settings. */
-const OUR_PREFIXES = ['AUTH_', 'INSECURE_', 'REDIS_', 'PORTKEY_', 'TENANT', 'RATE_LIMIT_', 'ALLOWED_', 'LOG_', 'SHUTDOWN_', 'HTTP_', 'PUBLIC_', 'TRUST_'];
+const OUR_PREFIXES = ['AUTH_', 'INSECURE_', 'REDIS_', 'PORTKEY_', 'TENANT', 'RATE_LIMIT_', 'ALLOWED_', 'LOG_', 'SHUTDOWN_', 'HTTP_', 'PUBLIC_', 'TRUST_', 'EXPOSED_'];
 
 /**
  * Names with our prefixes that are not settings: tenant keys referenced by `{"env": …}`
