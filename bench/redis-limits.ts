@@ -10,15 +10,14 @@
  * Writes bench/results/tmp/redis-limits-<time>.json (or bench/results/ with --update) and the
  * "Shared limits (Redis)" section of latest.md there.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeFixtures, SCENARIO_DEFS } from './perf/fixtures.js';
 import { load } from './perf/load.js';
 import { resultsDir, timestamp, writeLatestSection } from './perf/results-dir.js';
 import { killChildrenOnExit, Proc, startStub, targetEnv } from './perf/targets.js';
+import { startTestRedis } from '../test/support/redis-server.js';
 
 const { values } = parseArgs({
   options: { duration: { type: 'string', default: '10' }, repeats: { type: 'string', default: '3' }, update: { type: 'boolean', default: false } },
@@ -29,41 +28,17 @@ const repeats = Number(values.repeats);
 const CONNECTIONS = 64;
 const LIMIT = '100000000';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function main(): Promise<void> {
   killChildrenOnExit();
-  const port = await freePort();
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: true });
-  process.on('exit', () => {
-    try {
-      process.kill(-redis.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
-  for (let i = 0; ; i++) {
-    try {
-      execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
-      break;
-    } catch {
-      if (i > 200) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  // The tests' own Redis (password, own port, no persistence), stopped with this process.
+  const redis = await startTestRedis();
+  process.on('exit', () => void redis.close());
   const fx = await makeFixtures();
   const stub = await startStub();
   const scenario = SCENARIO_DEFS['invite-hs256'];
   const base = { ...targetEnv('ours', 'hs256', stub.url, fx, 'x'), RATE_LIMIT_TENANT_PER_MINUTE: LIMIT, RATE_LIMIT_CALLER_PER_MINUTE: LIMIT };
   const memory = await Proc.start('ours-memory-limits', 'ours.ts', base);
-  const redisTarget = await Proc.start('ours-redis-limits', 'ours.ts', { ...base, REDIS_URL: `redis://127.0.0.1:${port}` });
+  const redisTarget = await Proc.start('ours-redis-limits', 'ours.ts', { ...base, REDIS_URL: redis.url });
   const targets = { memory, redis: redisTarget } as const;
   const rps: Record<keyof typeof targets, number[]> = { memory: [], redis: [] };
   const p99: Record<keyof typeof targets, number[]> = { memory: [], redis: [] };

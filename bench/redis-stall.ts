@@ -11,26 +11,16 @@
  * Needs redis-server (Debian package); starts its own on a free loopback port, no persistence.
  * Prints its figures; nothing is written.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { makeFixtures, SCENARIO_DEFS } from './perf/fixtures.js';
 import { load } from './perf/load.js';
 import { killChildrenOnExit, Proc, startStub, targetEnv } from './perf/targets.js';
+import { startTestRedis } from '../test/support/redis-server.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '30' } }, strict: true });
 const duration = Number(values.duration);
 const CONNECTIONS = 300;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -45,35 +35,15 @@ async function phase(target: Proc, run: () => ReturnType<typeof load>): Promise<
 
 async function main(): Promise<void> {
   killChildrenOnExit();
-  const port = await freePort();
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: true });
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-redis.pid!, name);
-    } catch {
-      /* gone */
-    }
-  };
-  process.on('exit', () => {
-    signal('SIGCONT');
-    signal('SIGKILL');
-  });
-  const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  for (let i = 0; ; i++) {
-    try {
-      cli('ping');
-      break;
-    } catch {
-      if (i > 200) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  // The tests' own Redis (password, own port, no persistence), stopped with this process.
+  const redis = await startTestRedis();
+  process.on('exit', () => void redis.close());
   const fx = await makeFixtures();
   const stub = await startStub();
   const scenario = SCENARIO_DEFS['invite-hs256'];
   const target = await Proc.start('ours-redis-limits', 'ours.ts', {
     ...targetEnv('ours', 'hs256', stub.url, fx, 'x'),
-    REDIS_URL: `redis://127.0.0.1:${port}`,
+    REDIS_URL: redis.url,
     RATE_LIMIT_TENANT_PER_MINUTE: '100000000',
     RATE_LIMIT_CALLER_PER_MINUTE: '100000000',
     // One load generator on one address: its c=300 must not meet the per-address share.
@@ -84,13 +54,13 @@ async function main(): Promise<void> {
   const healthy = await phase(target, run);
   // The stall's counts start from zero, once the calls the load left in flight have been counted.
   await new Promise((r) => setTimeout(r, 2_000));
-  cli('FLUSHALL');
-  signal('SIGSTOP');
+  redis.cli('FLUSHALL');
+  redis.stall();
   const stalled = await phase(target, run);
-  signal('SIGCONT');
+  redis.resume();
   await new Promise((r) => setTimeout(r, 3_000)); // reconnect; Redis runs what reached it during the stall
-  const counters = cli('--scan', '--pattern', 'pim:limit:*').split('\n').filter(Boolean);
-  const counted = counters.reduce((sum, key) => sum + Number(cli('GET', key) || 0), 0);
+  const counters = redis.cli('--scan', '--pattern', 'pim:limit:*').split('\n').filter(Boolean);
+  const counted = counters.reduce((sum, key) => sum + Number(redis.cli('GET', key).trim() || 0), 0);
   console.log(
     [
       `invite_user, c=${CONNECTIONS}, ${duration} s a phase, limits in Redis:`,

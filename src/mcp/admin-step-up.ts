@@ -28,7 +28,7 @@ export interface SettledInvite {
  * connectors send no User-Agent at all (claude-ai-mcp#923). Every HTTP library an agent platform
  * uses sends one (Node's fetch: `node`, httpx: `python-httpx/…`), and the SDKs' OAuth clients step up.
  */
-export function stepsUpOn403(headers: Headers): boolean {
+function stepsUpOn403(headers: Headers): boolean {
   const agent = headers.get('user-agent');
   return agent !== null && agent.trim() !== '' && !/claude/i.test(agent) && !headers.has('x-claude-code-session-id');
 }
@@ -37,7 +37,7 @@ export function stepsUpOn403(headers: Headers): boolean {
  * What the person behind the call reads when an admin invite is refused for want of the admin
  * scope: which scope, whether reconnecting can help on this server, and what to do instead.
  */
-export function adminScopeAdvice(config: Config, adminScope: string): string {
+function adminScopeAdvice(config: Config, adminScope: string): string {
   const atConnect = config.auth.connectScopes.includes(adminScope);
   return (
     `Inviting an organisation admin needs the "${adminScope}" scope, which your token lacks, so nothing was sent to Portkey. ` +
@@ -54,7 +54,7 @@ export function adminScopeAdvice(config: Config, adminScope: string): string {
  * result cannot, so the check runs on the parsed message, before the MCP server. It asks only for
  * a grant the tenant and its policy would allow; any other refusal it found is handed to the tool
  * (`settled`), which answers it as an `isError` result. A client that never steps up
- * (`stepsUp: false`, Claude's) gets the same refusal as a tool result instead, which it shows.
+ * (stepsUpOn403 false: Claude's) gets the same refusal as a tool result instead, which it shows.
  */
 export async function checkAdminStepUp(o: {
   config: Config;
@@ -66,8 +66,8 @@ export async function checkAdminStepUp(o: {
   /** For the audit line: the tenant id the request line names, and the caller's address. */
   tenantId?: string;
   clientAddress?: string;
-  /** Whether this client acts on a 403 (stepsUpOn403). */
-  stepsUp: boolean;
+  /** The request's headers: whether the client acts on a 403 (stepsUpOn403), read only for a refusal. */
+  headers: Headers;
 }): Promise<{ stepUp: StepUp } | { settled: SettledInvite } | undefined> {
   const adminScope = o.config.auth.adminScope;
   if (!adminScope || o.caller.scopes.has(adminScope)) return undefined;
@@ -82,7 +82,7 @@ export async function checkAdminStepUp(o: {
     if (!(err instanceof ScopeError)) return { settled: { args: args.data, refusal: err } };
     const advice = adminScopeAdvice(o.config, adminScope);
     // The tool writes the audit line of a refusal it answers.
-    if (!o.stepsUp) return { settled: { args: args.data, refusal: new ScopeError(advice) } };
+    if (!stepsUpOn403(o.headers)) return { settled: { args: args.data, refusal: new ScopeError(advice) } };
     writeAuditLine(o.logger, {
       requestId: o.requestId,
       caller: o.caller,

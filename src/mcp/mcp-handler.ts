@@ -31,6 +31,7 @@ const registered = ALL_TOOLS.map((def) => ({
   def,
   config: { title: def.title, description: def.description, inputSchema: z.looseObject({}), outputSchema: def.outputSchema, annotations: def.annotations },
 }));
+const ALL_TOOL_NAMES: readonly ToolName[] = ALL_TOOLS.map((t) => t.name);
 
 export interface McpHandlerDeps {
   resolveTenant: TenantResolver;
@@ -72,7 +73,7 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
   const jsonSchemaValidator = new CfWorkerJsonSchemaValidator();
   const listTools = createToolsListing({ seed: seedToolsListing(), resolveTenant: deps.resolveTenant, logger: deps.logger, defaultTools: deps.defaultTools });
   // One per server: the calls it serves never report one invite twice (src/tools/invite-claims.ts).
-  const claims = createInviteClaims();
+  const runDeps = { ...deps, claims: createInviteClaims() };
 
   return async ({ request, parsedBody, caller, requestId, clientAddress, outcome: spanOutcome, settled }) => {
     const server = new McpServer(SERVER_INFO, { jsonSchemaValidator, capabilities: { tools: {} } });
@@ -83,17 +84,16 @@ export function createMcpHandler(deps: McpHandlerDeps): (call: McpCall) => Promi
       const tenant = await deps.resolveTenant(caller, storeStepDeadline()).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
       // A tenant that cannot be resolved exposes nothing to decide by: every tool is registered so
       // that the call ends in the tenant's own error (not configured, store unreadable), not "not found".
-      const exposed = tenant instanceof Error ? ALL_TOOLS.map((t) => t.name) : (tenant.tools ?? deps.defaultTools);
+      const exposed = tenant instanceof Error ? ALL_TOOL_NAMES : (tenant.tools ?? deps.defaultTools);
       for (const { def, config } of registered) {
         if (!exposed.includes(def.name)) continue;
         server.registerTool(def.name, config, async (args) =>
-          withNotice(await runTool(def, args, { requestId, startedAt, caller, clientAddress, spanOutcome, tenant, settled }, { ...deps, claims }), deps.answerNotice),
+          withNotice(await runTool(def, args, { requestId, startedAt, caller, clientAddress, spanOutcome, tenant, settled }, runDeps), deps.answerNotice),
         );
       }
-    } else {
-      // Registered so that McpServer announces the tools capability; tools/list is answered below.
-      for (const { def, config } of registered) server.registerTool(def.name, config, async () => ({ content: [] }));
     }
+    // Any other request registers no tool: the tools capability is declared above, and tools/list
+    // is answered below from the listing, so registering per request would be work for nothing.
     // tools/list from listings built once (at start-up, then once per tenant policy), never by
     // converting the zod schemas to JSON Schema per call; narrowed to what this caller's tenant may grant.
     server.server.setRequestHandler(ListToolsRequestSchema, () => listTools(caller));

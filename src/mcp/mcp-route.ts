@@ -7,7 +7,7 @@ import { readMcpMessage } from '../http/read-mcp-message.js';
 import type { Logger } from '../log.js';
 import type { TenantResolver } from '../tenants/resolve-tenant.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { checkAdminStepUp, stepsUpOn403 } from './admin-step-up.js';
+import { checkAdminStepUp } from './admin-step-up.js';
 import type { McpCall } from './mcp-handler.js';
 
 export interface McpRouteDeps {
@@ -42,7 +42,7 @@ export function mcpRoute(deps: McpRouteDeps): (c: Context<AppEnv>) => Promise<Re
         requestId: c.get('requestId'),
         tenantId: c.get('tenant'),
         clientAddress: address,
-        stepsUp: stepsUpOn403(c.req.raw.headers),
+        headers: c.req.raw.headers,
       });
       if (check && 'stepUp' in check) {
         const { scopes, description } = check.stepUp;

@@ -78,7 +78,9 @@ export async function startNodeServer(
   }
   // Portkey over undici: keep-alive pools per origin, without the fetch layer. A transport the
   // caller injects stays the caller's to close; the one made here is closed with the server.
-  const ownTransport = deps.transport ? undefined : createUndiciTransport({ connectTimeoutMs: config.portkeyTimeoutMs });
+  // Local mode without a Portkey key (src/config/settings.ts): Portkey answered in memory, no transport needed.
+  const sandbox = deps.sandbox ?? (config.sandbox ? createSandbox() : undefined);
+  const ownTransport = deps.transport || sandbox ? undefined : createUndiciTransport({ connectTimeoutMs: config.portkeyTimeoutMs });
   const lifecycle = createLifecycle();
   const isShuttingDown = deps.isShuttingDown ? () => lifecycle.isShuttingDown() || deps.isShuttingDown!() : lifecycle.isShuttingDown;
   // Default logger: JSON lines to stdout, batched per event-loop turn.
@@ -101,8 +103,7 @@ export async function startNodeServer(
     rateLimiters: deps.rateLimiters ?? redis?.rateLimiters,
     tenantStore: deps.tenantStore ?? redis?.tenantStore,
     transport: deps.transport ?? ownTransport,
-    // Local mode without a Portkey key (src/config/settings.ts): Portkey answered in memory.
-    sandbox: deps.sandbox ?? (config.sandbox ? createSandbox() : undefined),
+    sandbox,
     isShuttingDown,
     responsesCutAt: lifecycle.responsesCutAt,
     logger,

@@ -6,7 +6,7 @@ import {
 } from '../errors.js';
 import { readPortkeyError } from './error-body.js';
 import { createFetchTransport } from './fetch-transport.js';
-import { readInviteList, readInvitePage, readOneInvite, readWorkspace, type ListedInvite } from './invite-list.js';
+import { readInvitePage, readOneInvite, readWorkspace, type ListedInvite } from './invite-list.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { inviteRefusal } from './invite-refusal.js';
 import { quotableToken, redactKey } from './redact.js';
@@ -105,6 +105,7 @@ export interface PortkeyClient {
   listInvitePage(
     target: PortkeyTarget,
     query: { email?: string; status?: string; pageSize: number; currentPage: number },
+    timeoutMs?: number,
   ): Promise<PortkeyCallResult<{ invites: ListedInvite[]; total: number | undefined }>>;
   /** `GET /admin/users/invites/{id}`: a refusal (404 AB08 for an unknown id) is thrown as a PortkeyRefusedError. */
   getInvite(target: PortkeyTarget, id: string, timeoutMs?: number): Promise<PortkeyCallResult<ListedInvite>>;
@@ -194,6 +195,18 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
     return { value, status, latencyMs: answer.latencyMs };
   }
 
+  /** `GET /admin/users/invites`: one page; the lookup after a lost answer reads the first one. */
+  const listInvitePage: PortkeyClient['listInvitePage'] = async (target, query, timeoutMs) => {
+    // Every filter given, then the paging, always sent: Portkey's default page size is undocumented.
+    const search = new URLSearchParams();
+    if (query.email) search.set('email', query.email);
+    if (query.status) search.set('status', query.status);
+    search.set('pageSize', String(query.pageSize));
+    search.set('currentPage', String(query.currentPage));
+    const request = { path: `/admin/users/invites?${search}`, route: '/admin/users/invites', ifUnknown: 'The invites could not be listed.', timeoutMs };
+    return read(target, request, 'list invites', (text) => readInvitePage(text, target.apiKey) ?? 'with something other than {"data": [...]}');
+  };
+
   return {
     exchange,
     timeoutMs: options.timeoutMs,
@@ -232,20 +245,10 @@ export function createPortkeyClient(options: PortkeyClientOptions): PortkeyClien
       return { value, status, latencyMs };
     },
     async listInvites(target, query, timeoutMs) {
-      const search = new URLSearchParams({ email: query.email, status: query.status, pageSize: String(INVITE_PAGE_SIZE), currentPage: '0' });
-      return read(target, { path: `/admin/users/invites?${search}`, ifUnknown: 'The invites could not be listed.', timeoutMs }, 'list invites', (text) => {
-        const invites = readInviteList(text, target.apiKey);
-        return invites ?? 'with something other than {"data": [...]}';
-      });
+      const page = await listInvitePage(target, { ...query, pageSize: INVITE_PAGE_SIZE, currentPage: 0 }, timeoutMs);
+      return { ...page, value: page.value.invites };
     },
-    async listInvitePage(target, query) {
-      const search = new URLSearchParams({ pageSize: String(query.pageSize), currentPage: String(query.currentPage) });
-      if (query.email) search.set('email', query.email);
-      if (query.status) search.set('status', query.status);
-      return read(target, { path: `/admin/users/invites?${search}`, route: '/admin/users/invites', ifUnknown: 'The invites could not be listed.' }, 'list invites', (text) => {
-        return readInvitePage(text, target.apiKey) ?? 'with something other than {"data": [...]}';
-      });
-    },
+    listInvitePage,
     async getInvite(target, id, timeoutMs) {
       const request = { path: `/admin/users/invites/${encodeURIComponent(id)}`, route: '/admin/users/invites/{inviteId}', ifUnknown: 'The invite could not be read.', timeoutMs };
       return read(target, request, 'read the invite', (text) => readOneInvite(text, target.apiKey) ?? 'without a usable invite');

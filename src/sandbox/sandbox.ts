@@ -1,7 +1,7 @@
 import { createFetchTransport } from '../portkey/fetch-transport.js';
 import type { HttpTransport } from '../portkey/transport.js';
 import { SANDBOX_API_KEY, SANDBOX_BASE_URL } from './constants.js';
-import { createPortkeySandbox, type PortkeySandbox } from './portkey-admin-api.js';
+import { createPortkeySandbox } from './portkey-admin-api.js';
 
 /**
  * The embedded Portkey sandbox (PORTKEY_SANDBOX): in local mode without a Portkey key, tool calls
@@ -17,7 +17,6 @@ const SANDBOX_NOTICE =
 
 export interface Sandbox {
   transport: HttpTransport;
-  portkey: PortkeySandbox;
   /** Added to every tool answer. */
   notice: string;
 }
@@ -28,5 +27,5 @@ export function createSandbox(): Sandbox {
     inviteLink: (id) => `https://portkey-sandbox.invalid/invite/${id}`,
   });
   const basePath = new URL(SANDBOX_BASE_URL).pathname;
-  return { portkey, notice: SANDBOX_NOTICE, transport: createFetchTransport((input, init) => portkey.fetch(new Request(input, init), basePath)) };
+  return { notice: SANDBOX_NOTICE, transport: createFetchTransport((input, init) => portkey.fetch(new Request(input, init), basePath)) };
 }

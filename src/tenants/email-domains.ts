@@ -5,7 +5,7 @@
  */
 
 /** The ASCII form of a domain name, or undefined when it is not one. */
-export function normaliseDomain(domain: string): string | undefined {
+function normaliseDomain(domain: string): string | undefined {
   const trimmed = domain.trim().replace(/\.$/, '');
   if (!trimmed || /[\s/\\?#@:[\]]/.test(trimmed)) return undefined;
   let host: string;

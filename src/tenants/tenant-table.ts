@@ -46,7 +46,7 @@ const tenantEntrySchema = z.strictObject({
       emailDomains: z.array(z.string().min(1).max(253)).min(1).optional(),
     })
     .optional(),
-  tools: z.array(z.enum(TOOL_NAMES as [ToolName, ...ToolName[]])).optional(),
+  tools: z.array(z.enum(TOOL_NAMES as [ToolName, ...ToolName[]])).min(1).optional(),
 });
 
 export type TenantEntry = z.infer<typeof tenantEntrySchema>;

@@ -19,7 +19,6 @@ const WORKSPACE_LOOKUP_MS = 3_000;
 
 export async function tenantTarget(ctx: ToolContext): Promise<{ tenant: Tenant; target: PortkeyTarget }> {
   const tenant = await ctx.resolveTenant(ctx.caller);
-  ctx.audit.tenant = tenant.id;
   if (!tenant.apiKey) {
     throw new ServerConfigurationError(
       'No Portkey admin API key is configured on this server, so invites cannot be read or changed. ' +
@@ -46,7 +45,7 @@ export async function workspaceSlugs(ctx: ToolContext, target: PortkeyTarget, in
 }
 
 /** An invite's workspaces by the slugs the caller uses where the server can tell, else as Portkey lists them. */
-export function shownWorkspaces(invite: ListedInvite, slugs: Map<string, string | undefined>): { id: string; role: string }[] | undefined {
+function shownWorkspaces(invite: ListedInvite, slugs: Map<string, string | undefined>): { id: string; role: string }[] | undefined {
   return invite.workspaces?.map((w) => ({ id: slugs.get(w.id) ?? w.id, role: w.role }));
 }
 

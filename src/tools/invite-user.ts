@@ -68,7 +68,6 @@ export async function inviteUser(args: InviteUserArgs, deps: InviteUserDeps) {
   // One deadline for the tenant and the limits together: a stalled store costs a call STORE_STEP_MS at most.
   const storeDeadline = storeStepDeadline();
   const tenant = await authorizeInvite(args, deps.caller, deps.resolveTenant, deps.adminScope, storeDeadline);
-  deps.audit.tenant = tenant.id;
   if (!tenant.apiKey) {
     throw new ServerConfigurationError(
       'No Portkey admin API key is configured on this server, so no invite can be sent. ' +

@@ -194,6 +194,10 @@ describe('cancel_invite', () => {
     expect(requests('DELETE')).toEqual([]);
   });
 
+  it('a tenant entry that exposes no tool at all is refused at start-up (it could only ever answer "not found")', () => {
+    expect(() => loadConfig({ AUTH_JWT_SECRET: SECRETS.jwtSecret, TENANTS: JSON.stringify({ t: { apiKey: 'pk-x', tools: [] } }) })).toThrow('Tenant "t": tools: must not be empty.');
+  });
+
   it("a caller whose tenant cannot be resolved is told why, not that the tool does not exist", async () => {
     const result = await call('cancel_invite', { invite_id: ids.ada }, { tenant: 'initech' });
     expect(result.isError).toBe(true);

@@ -86,7 +86,7 @@ export interface McpHelpers {
   /** The official SDK client, connected (initialize + initialized) with a bearer token. */
   connectClient(mcpUrl: string, bearer: string): Promise<Client>;
   /** A raw JSON-RPC POST to /mcp, for the HTTP-level cases the SDK client would never send. */
-  postMcp(mcpUrl: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; text: string; json: any }>;
+  postMcp(mcpUrl: string, body: unknown, headers?: Record<string, string>): Promise<Answer>;
 }
 
 export function mcpHelpers(reach: typeof fetch): McpHelpers {
@@ -113,14 +113,27 @@ export function mcpHelpers(reach: typeof fetch): McpHelpers {
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, headers: res.headers, text, json };
+      return answerOf(res);
     },
   };
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  json: any;
+}
+
+/** A response read whole: its status, headers, text, and the text as JSON when it is. */
+export async function answerOf(res: Response): Promise<Answer> {
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
 }

@@ -35,7 +35,7 @@ const INITIALIZE_DEADLINE_MS = 10_000;
 const TIMEOUT_MS = 10_000;
 
 /** RFC 1918, loopback, CGNAT (RFC 6598), link-local, "this network", and the other ranges claude.ai refuses. */
-export function nonPublicIPv4(address: string): string | undefined {
+function nonPublicIPv4(address: string): string | undefined {
   const [a, b] = address.split('.').map(Number) as [number, number];
   if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)) return 'private (RFC 1918)';
   if (a === 127) return 'loopback';
@@ -46,7 +46,7 @@ export function nonPublicIPv4(address: string): string | undefined {
 }
 
 /** RFC 9728 §3.1: the metadata URL with the resource's path inserted after the well-known segment. */
-export function metadataUrlFor(resource: URL): string {
+function metadataUrlFor(resource: URL): string {
   return `${resource.origin}/.well-known/oauth-protected-resource${resource.pathname === '/' ? '' : resource.pathname}`;
 }
 

@@ -2,7 +2,8 @@
 import { exports } from 'cloudflare:workers';
 import { SignJWT } from 'jose';
 import { MCP_URL, SECRETS } from './bindings.js';
-import { rememberSecret, rememberResponse } from './observed.js';
+import { rememberSecret } from './observed.js';
+import { answerOf, mcpHelpers, type Answer } from '../../support/common.js';
 
 export interface TokenOptions {
   scope?: string;
@@ -25,39 +26,19 @@ export async function mintToken(o: TokenOptions = {}): Promise<string> {
   return token;
 }
 
-export interface WorkerResponse {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: any;
-}
+export type WorkerResponse = Answer;
 
-/** Any request through the Worker's own fetch handler (`exports.default.fetch`). */
+/** The shared helpers over the Worker's own fetch handler (`exports.default.fetch`): every answer is recorded. */
+const helpers = mcpHelpers((input, init) => exports.default.fetch(new Request(input, init)));
+
+/** Any request through the Worker's own fetch handler. */
 export async function workerFetch(url: string, init?: RequestInit): Promise<WorkerResponse> {
-  const res = await exports.default.fetch(new Request(url, init));
-  const text = await res.text();
-  rememberResponse(`${res.status} ${JSON.stringify([...res.headers])} ${text}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return answerOf(await helpers.recordingFetch(url, init));
 }
 
 /** A raw JSON-RPC POST to /mcp; `bearer: null` sends no Authorization header. */
 export function postMcp(body: unknown, bearer: string | null, headers: Record<string, string> = {}): Promise<WorkerResponse> {
-  return workerFetch(MCP_URL, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }),
-      ...headers,
-    },
-    body: JSON.stringify(body),
-  });
+  return helpers.postMcp(MCP_URL, body, { ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }), ...headers });
 }
 
 export const rpc = (method: string, params?: unknown, id = 1) => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });

@@ -6,4 +6,3 @@ for (const secret of Object.values(SECRETS)) observed.secrets.add(secret);
 
 export { observed };
 export const rememberSecret = (value: string): void => void observed.secrets.add(value);
-export const rememberResponse = (value: string): void => void observed.responses.push(value);
